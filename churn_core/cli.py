@@ -1,0 +1,330 @@
+"""``python -m churn_core train|score|evaluate|explain``: the same pipeline as the app."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pandas as pd
+
+from churn_core.config import CLASSIFIERS, ENCODERS, ChurnConfig
+from churn_core.errors import EventDataError, ModelBundleError
+
+EXAMPLES = """\
+examples:
+  python -m churn_core train orders.csv --horizon-days 90 --model-dir models/retail
+  python -m churn_core score orders.csv --model-dir models/retail --out at_risk.csv
+  python -m churn_core evaluate orders.csv --horizon-days 90 --cutoff 2011-09-10
+  python -m churn_core train tmall.csv --horizon-days 31 --model-dir m --event-map 0=view 1=purchase
+  python -m churn_core explain orders.csv --model-dir models/retail --user 12347
+"""
+
+
+def _mapping_flags(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("column mapping (auto-detected when omitted)")
+    for flag, what in [
+        ("--user-col", "user id"),
+        ("--time-col", "timestamp"),
+        ("--event-col", "event type"),
+        ("--amount-col", "amount / revenue"),
+        ("--item-col", "item / product id"),
+        ("--category-col", "category"),
+        ("--quantity-col", "quantity (amount = quantity x price)"),
+        ("--price-col", "unit price"),
+    ]:
+        g.add_argument(flag, metavar="COL", help=f"column holding the {what}")
+    g.add_argument(
+        "--time-format",
+        metavar="FMT",
+        help="strftime format such as '%%d/%%m/%%Y %%H:%%M', or epoch_s / epoch_ms",
+    )
+    g.add_argument("--year", type=int, help="year for dates written without one (e.g. '6-4')")
+    g.add_argument(
+        "--event-map",
+        nargs="+",
+        metavar="RAW=NAME",
+        default=[],
+        help="rename raw event values, e.g. 0=view 1=purchase 3=cart",
+    )
+
+
+def _label_flags(p: argparse.ArgumentParser, required: bool) -> None:
+    p.add_argument(
+        "--horizon-days",
+        type=int,
+        required=required,
+        metavar="H",
+        help="churn = no activity in the H days after the cutoff (1-365)",
+    )
+    p.add_argument(
+        "--activity-events",
+        nargs="+",
+        metavar="TYPE",
+        help="event types that count as activity (default: all but cancellations)",
+    )
+    p.add_argument("--config", metavar="FILE.toml", help="full configuration (flags override it)")
+    p.add_argument("--classifier", choices=CLASSIFIERS, help="default: logreg")
+    p.add_argument("--encoder", choices=ENCODERS, help="sequence encoder (default: none)")
+    p.add_argument("--encoder-path", metavar="DIR", help="local text-model folder (--encoder text)")
+    p.add_argument("--seed", type=int, help="random seed (default 0)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m churn_core",
+        description="Churn early warning from raw e-commerce event logs (CSV, CSV.gz, Parquet).",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    t = sub.add_parser(
+        "train",
+        help="train, validate and save a model bundle",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    t.add_argument("events", help="event log file")
+    t.add_argument("--model-dir", required=True, metavar="DIR", help="where to write the bundle")
+    t.add_argument(
+        "--as-of",
+        metavar="T",
+        help="train with labels complete by T (default: just after the last event)",
+    )
+    t.add_argument("--search", action="store_true", help="hyperparameter search (grouped CV)")
+    _label_flags(t, required=False)
+    _mapping_flags(t)
+
+    s = sub.add_parser(
+        "score",
+        help="score every user with a saved model",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    s.add_argument("events", help="event log file")
+    s.add_argument("--model-dir", required=True, metavar="DIR")
+    s.add_argument("--out", required=True, metavar="FILE", help="output .csv or .xlsx")
+    s.add_argument("--as-of", metavar="T", help="score as of T (default: after the last event)")
+    _mapping_flags(s)
+
+    e = sub.add_parser(
+        "evaluate",
+        help="true forecast check against what happened after T",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    e.add_argument("events", help="event log file (must extend past T + H)")
+    e.add_argument("--cutoff", required=True, metavar="T", help="forecast date")
+    e.add_argument(
+        "--ladder",
+        action="store_true",
+        help="also compare gradient boosting, Transformer, hybrid (and text model)",
+    )
+    e.add_argument("--json", action="store_true", help="print JSON lines instead of a table")
+    _label_flags(e, required=True)
+    _mapping_flags(e)
+
+    x = sub.add_parser("explain", help="one user's full explanation")
+    x.add_argument("events", help="event log file")
+    x.add_argument("--model-dir", required=True, metavar="DIR")
+    x.add_argument("--user", required=True, metavar="ID")
+    x.add_argument("--as-of", metavar="T")
+    _mapping_flags(x)
+    return parser
+
+
+def config_from_args(args: argparse.Namespace, base: ChurnConfig | None = None) -> ChurnConfig:
+    """Flags over ``--config`` over defaults."""
+    cfg = base or (
+        ChurnConfig.from_toml(args.config) if getattr(args, "config", None) else ChurnConfig()
+    )
+    schema = {
+        k: getattr(args, k)
+        for k in (
+            "user_col",
+            "time_col",
+            "event_col",
+            "amount_col",
+            "item_col",
+            "category_col",
+            "quantity_col",
+            "price_col",
+            "time_format",
+            "year",
+        )
+        if getattr(args, k, None) is not None
+    }
+    if getattr(args, "event_map", None):
+        pairs = []
+        for item in args.event_map:
+            raw, sep, name = item.partition("=")
+            if not sep or not name:
+                raise EventDataError([f"--event-map entry {item!r} must look like RAW=NAME."])
+            pairs.append((raw, name))
+        schema["event_map"] = tuple(pairs)
+    label = {}
+    if getattr(args, "horizon_days", None) is not None:
+        label["horizon_days"] = args.horizon_days
+    if getattr(args, "activity_events", None):
+        label["activity_events"] = tuple(args.activity_events)
+    model = {}
+    if getattr(args, "classifier", None):
+        model["classifier"] = args.classifier
+    if getattr(args, "search", False):
+        model["search"] = True
+    encoder = {}
+    if getattr(args, "encoder", None):
+        encoder["kind"] = args.encoder
+    if getattr(args, "encoder_path", None):
+        encoder["path"] = args.encoder_path
+    if getattr(args, "seed", None) is not None:
+        model["seed"] = encoder["seed"] = args.seed
+    return cfg.with_(schema=schema, label=label, model=model, encoder=encoder)
+
+
+class _Progress:
+    """Progress lines on stderr: ``[  12.3s]  45% cross-validation fold 2/5``."""
+
+    def __init__(self, quiet: bool):
+        self.quiet, self.t0, self.last = quiet, time.perf_counter(), ""
+
+    def __call__(self, stage: str, fraction: float) -> None:
+        if self.quiet or stage == self.last:
+            return
+        self.last = stage
+        print(
+            f"[{time.perf_counter() - self.t0:7.1f}s] {fraction:4.0%} {stage}",
+            file=sys.stderr,
+            flush=True,
+        )
+
+
+def _load(args, schema, say):
+    from churn_core.validation import load_events
+
+    say(f"reading {args.events}", 0.0)
+    log = load_events(args.events, schema)
+    for line in log.report.lines():
+        say(line, 0.0)
+    return log
+
+
+def _timestamp(value: str | None, what: str) -> pd.Timestamp | None:
+    if value is None:
+        return None
+    try:
+        return pd.Timestamp(value)
+    except (ValueError, TypeError):
+        raise EventDataError(
+            [f"{what} {value!r} is not a date; write it like 2011-09-10."]
+        ) from None
+
+
+def cmd_train(args, say) -> int:
+    from churn_core.bundle import save_model
+    from churn_core.pipeline import train
+
+    cfg = config_from_args(args)
+    log = _load(args, cfg.schema, say)
+    run = train(log, cfg, _timestamp(args.as_of, "--as-of"), progress=say)
+    summary = run.cv.summary["mean"].round(4).to_dict()
+    save_model(
+        run.model,
+        run.config,
+        args.model_dir,
+        as_of=run.as_of,
+        metrics=summary,
+        threshold=run.threshold,
+    )
+    print(run.cv.summary.round(4).to_string())
+    if run.backtest is not None:
+        print("\nout-of-time:", run.backtest.folds.round(4).to_dict("records")[0])
+    if run.search_results is not None:
+        print("\nhyperparameter search (best first):")
+        print(run.search_results.round(4).to_string(index=False))
+    print(
+        f"\nsaved model to {args.model_dir} ({len(run.scores):,} users scored as of "
+        f"{run.as_of:%Y-%m-%d})"
+    )
+    return 0
+
+
+def cmd_score(args, say) -> int:
+    from churn_core.bundle import load_model
+    from churn_core.pipeline import score_users
+
+    model, cfg, _ = load_model(args.model_dir)
+    cfg = config_from_args(args, base=replace(cfg, schema=cfg.schema))
+    log = _load(args, cfg.schema, say)
+    as_of = _timestamp(args.as_of, "--as-of") or log.default_as_of()
+    say("scoring", 0.5)
+    scores, _ = score_users(model, log.before(as_of), as_of, cfg)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix.lower() == ".xlsx":
+        scores.to_excel(out, index=False)
+    else:
+        scores.to_csv(out, index=False)
+    print(f"wrote {len(scores):,} users to {out}")
+    return 0
+
+
+def cmd_evaluate(args, say) -> int:
+    from churn_core.evaluate import evaluate
+
+    cfg = config_from_args(args)
+    log = _load(args, cfg.schema, say)
+    report = evaluate(
+        log, cfg, _timestamp(args.cutoff, "--cutoff"), ladder=args.ladder, progress=say
+    )
+    if args.json:
+        for row in report.to_dict("records"):
+            print(
+                json.dumps(
+                    {k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()}
+                )
+            )
+    else:
+        print(report.round(4).to_string(index=False))
+    return 0
+
+
+def cmd_explain(args, say) -> int:
+    from churn_core.bundle import load_model
+    from churn_core.explain import explain_user_text
+
+    model, cfg, _ = load_model(args.model_dir)
+    cfg = config_from_args(args, base=cfg)
+    log = _load(args, cfg.schema, say)
+    as_of = _timestamp(args.as_of, "--as-of") or log.default_as_of()
+    print(explain_user_text(model, log.before(as_of), as_of, cfg, str(args.user)))
+    return 0
+
+
+COMMANDS = {
+    "train": cmd_train,
+    "score": cmd_score,
+    "evaluate": cmd_evaluate,
+    "explain": cmd_explain,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    say = _Progress(args.quiet)
+    try:
+        return COMMANDS[args.command](args, say)
+    except (EventDataError, ModelBundleError) as err:
+        msg = err.one_line() if isinstance(err, EventDataError) else str(err)
+        print(f"error: {msg}", file=sys.stderr)
+        return 2
+    except (ValueError, FileNotFoundError, IsADirectoryError, PermissionError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2

@@ -1,0 +1,215 @@
+"""One configuration object, shared by the app and the CLI.
+
+Every part is a frozen dataclass: the UI edits a copy with ``dataclasses.replace`` and the
+CLI builds one from flags or a TOML file (``ChurnConfig.from_toml``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+CLASSIFIERS = ("logreg", "svm", "hgb", "rf")
+ENCODERS = ("none", "transformer", "hybrid", "text")
+CALIBRATIONS = ("sigmoid", "isotonic", "none")
+THRESHOLD_RULES = ("max_f1", "top_k", "probability")
+
+
+@dataclass(frozen=True)
+class SchemaConfig:
+    """How raw columns map onto the canonical event columns.
+
+    Every field left ``None`` is auto-detected. ``event_map`` renames raw event values
+    (e.g. Tmall's numeric codes ``(("0", "view"), ("1", "purchase"))``).
+    """
+
+    user_col: str | None = None
+    time_col: str | None = None
+    event_col: str | None = None
+    amount_col: str | None = None
+    item_col: str | None = None
+    category_col: str | None = None
+    quantity_col: str | None = None
+    price_col: str | None = None
+    time_format: str | None = None
+    year: int | None = None  # for dates written without a year, e.g. Tmall's "6-4"
+    event_map: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class LabelSpec:
+    """What churn means: no qualifying activity in ``[T + gap, T + gap + horizon)``.
+
+    ``activity_events`` ``None`` means every event type except cancellations/returns.
+    Eligible users have at least one event before ``T`` and, when ``active_within_days``
+    is set, one within that many days before ``T``. Training cutoffs are
+    ``T_k = as_of - gap - horizon - k * step`` for ``k < n_cutoffs``.
+    """
+
+    horizon_days: int = 90
+    activity_events: tuple[str, ...] | None = None
+    gap_days: int = 0
+    active_within_days: int | None = None
+    n_cutoffs: int = 4
+    step_days: int | None = None  # None: max(7, horizon // 3)
+
+    def __post_init__(self) -> None:
+        if not 1 <= int(self.horizon_days) <= 365:
+            raise ValueError(f"horizon_days must be between 1 and 365, got {self.horizon_days}.")
+        if self.gap_days < 0:
+            raise ValueError(f"gap_days must be 0 or more, got {self.gap_days}.")
+        if self.n_cutoffs < 1:
+            raise ValueError(f"n_cutoffs must be at least 1, got {self.n_cutoffs}.")
+        if self.step_days is not None and self.step_days < 1:
+            raise ValueError(f"step_days must be at least 1, got {self.step_days}.")
+        if self.active_within_days is not None and self.active_within_days < 1:
+            raise ValueError(
+                f"active_within_days must be at least 1, got {self.active_within_days}."
+            )
+
+    @property
+    def step(self) -> int:
+        return int(self.step_days or max(7, self.horizon_days // 3))
+
+
+@dataclass(frozen=True)
+class EncoderConfig:
+    """The behaviour-sequence encoder (Transformer) and its training."""
+
+    kind: str = "none"  # one of ENCODERS
+    path: str | None = None  # local folder of a pretrained text model (kind="text")
+    hidden_size: int = 64
+    num_layers: int = 2
+    num_heads: int = 2
+    intermediate_size: int = 256
+    max_events: int = 128
+    epochs: int = 3
+    batch_size: int = 64
+    learning_rate: float = 1e-3
+    max_train_users: int = 20_000
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.kind not in ENCODERS:
+            raise ValueError(
+                f"encoder kind must be one of {', '.join(ENCODERS)}; got {self.kind!r}."
+            )
+        if self.hidden_size % self.num_heads:
+            raise ValueError("encoder hidden_size must be a multiple of num_heads.")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Classifier, its hyperparameters, calibration and validation."""
+
+    classifier: str = "logreg"  # one of CLASSIFIERS; logreg won the out-of-time comparison
+    C: float = 0.02  # logreg / svm inverse regularisation (strong: few, correlated features)
+    max_depth: int | None = 4  # hgb / rf
+    learning_rate: float = 0.05  # hgb
+    n_estimators: int = 300  # hgb max_iter / rf trees
+    min_samples_leaf: int = 40  # hgb / rf
+    class_weight: str | None = None  # None or "balanced"
+    calibration: str = "sigmoid"  # one of CALIBRATIONS
+    cv_folds: int = 5
+    search: bool = False
+    search_iter: int = 8
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.classifier not in CLASSIFIERS:
+            raise ValueError(
+                f"classifier must be one of {', '.join(CLASSIFIERS)}; got {self.classifier!r}."
+            )
+        if self.calibration not in CALIBRATIONS:
+            raise ValueError(
+                f"calibration must be one of {', '.join(CALIBRATIONS)}; got {self.calibration!r}."
+            )
+        if self.cv_folds < 2:
+            raise ValueError(f"cv_folds must be at least 2, got {self.cv_folds}.")
+
+
+@dataclass(frozen=True)
+class TargetingConfig:
+    """Risk tiers and how the flagged list is chosen."""
+
+    tier_cuts: tuple[float, float] = (0.3, 0.6)  # low < cut0 <= medium < cut1 <= high
+    threshold_rule: str = "max_f1"  # one of THRESHOLD_RULES
+    top_k: int = 100
+    probability: float = 0.5
+
+    def __post_init__(self) -> None:
+        lo, hi = self.tier_cuts
+        if not 0 < lo < hi < 1:
+            raise ValueError(f"tier_cuts must satisfy 0 < low < high < 1, got {self.tier_cuts}.")
+        if self.threshold_rule not in THRESHOLD_RULES:
+            raise ValueError(
+                f"threshold_rule must be one of {', '.join(THRESHOLD_RULES)}; "
+                f"got {self.threshold_rule!r}."
+            )
+
+
+@dataclass(frozen=True)
+class ChurnConfig:
+    """Everything a run needs besides the events themselves."""
+
+    schema: SchemaConfig = field(default_factory=SchemaConfig)
+    label: LabelSpec = field(default_factory=LabelSpec)
+    encoder: EncoderConfig = field(default_factory=EncoderConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    targeting: TargetingConfig = field(default_factory=TargetingConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ChurnConfig:
+        """Build from a nested dict (TOML tables); unknown keys are an error, not ignored."""
+        parts = {f.name: f.type for f in fields(cls)}
+        kwargs: dict[str, Any] = {}
+        unknown = set(data) - set(parts)
+        if unknown:
+            raise ValueError(
+                f"Unknown config section(s): {', '.join(sorted(unknown))}. Use: {', '.join(parts)}."
+            )
+        for name, section in data.items():
+            klass = _SECTIONS[name]
+            allowed = {f.name for f in fields(klass)}
+            bad = set(section) - allowed
+            if bad:
+                raise ValueError(
+                    f"Unknown key(s) in [{name}]: {', '.join(sorted(bad))}. "
+                    f"Allowed: {', '.join(sorted(allowed))}."
+                )
+            kwargs[name] = klass(**{k: _tupled(v) for k, v in section.items()})
+        return cls(**kwargs)
+
+    @classmethod
+    def from_toml(cls, path: str | Path) -> ChurnConfig:
+        with open(path, "rb") as fh:
+            return cls.from_dict(tomllib.load(fh))
+
+    def with_(self, **sections: Any) -> ChurnConfig:
+        """Copy with some sections' fields replaced: ``cfg.with_(model={"C": 0.1})``."""
+        new = {name: replace(getattr(self, name), **changes) for name, changes in sections.items()}
+        return replace(self, **new)
+
+
+def _tupled(value: Any) -> Any:
+    """TOML arrays arrive as lists; frozen dataclasses want hashable tuples."""
+    if isinstance(value, list):
+        return tuple(_tupled(v) for v in value)
+    if isinstance(value, dict):
+        return tuple((str(k), str(v)) for k, v in value.items())
+    return value
+
+
+_SECTIONS = {
+    "schema": SchemaConfig,
+    "label": LabelSpec,
+    "encoder": EncoderConfig,
+    "model": ModelConfig,
+    "targeting": TargetingConfig,
+}

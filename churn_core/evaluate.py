@@ -1,0 +1,165 @@
+"""A true forecast check: train on events before T, score as of T, grade against [T, T+H).
+
+Mirrors the independent referee (``../shared/referee``): the model never sees events at
+or after the cutoff; baselines are trained and graded the same way.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from churn_core.config import ChurnConfig, EncoderConfig, ModelConfig
+from churn_core.events import EventLog
+from churn_core.features import pick_event_types
+from churn_core.labels import build_labels, label_summary, training_cutoffs
+from churn_core.metrics import score_metrics
+from churn_core.model import SignedLog1p
+from churn_core.pipeline import Progress, check_trainable, score_users
+from churn_core.table import scoring_table, training_table
+from churn_core.validate import cross_validate, fit_final
+
+RFM_COLUMNS = [
+    "recency_days",
+    "active_days",
+    "n_events",
+    "monetary",
+    "tenure_days",
+    "events_30d",
+    "events_90d",
+    "overdue_ratio",
+]
+REPORT_COLUMNS = [
+    "model",
+    "n",
+    "churn_rate",
+    "roc_auc",
+    "pr_auc",
+    "brier",
+    "lift_top_decile",
+    "seconds",
+]
+
+
+def evaluate(
+    log_: EventLog,
+    config: ChurnConfig,
+    cutoff: pd.Timestamp,
+    ladder: bool = False,
+    progress: Progress | None = None,
+) -> pd.DataFrame:
+    """One row per model (project first, then baselines) graded on what happened after ``cutoff``.
+
+    ``ladder`` adds: aggregates + gradient boosting, Transformer embedding + logistic
+    regression, hybrid, and the text model (when ``config.encoder.path`` is set).
+    """
+    say = progress or (lambda s, f: None)
+    cutoff = pd.Timestamp(cutoff)
+    hist = log_.before(cutoff)
+    truth = build_labels(log_, config.label, cutoff)
+    spec = config.label
+    event_types = pick_event_types(hist.frame)
+    cutoffs = training_cutoffs(hist, spec, cutoff)
+    check_trainable(
+        training_table(hist, spec, cutoffs[:1], event_types),
+        label_summary(hist, spec, cutoff),
+        spec.horizon_days,
+    )
+    rows = []
+
+    def grade(name: str, users: np.ndarray, score: np.ndarray, seconds: float) -> None:
+        s = pd.Series(score, index=pd.Index(users.astype(str))).reindex(truth.index)
+        s = s.fillna(s.mean())
+        m = score_metrics(truth.to_numpy(), s.to_numpy(), 0.5)
+        rows.append(
+            {
+                "model": name,
+                "n": len(truth),
+                "churn_rate": float(truth.mean()),
+                **m,
+                "seconds": seconds,
+            }
+        )
+
+    rungs = [("project", config)]
+    if ladder:
+        base_model = config.model
+        rungs += [
+            (
+                "aggregates + hgb",
+                config.with_(model={"classifier": "hgb"}, encoder={"kind": "none"}),
+            ),
+            (
+                "transformer + logreg",
+                config.with_(
+                    model={"classifier": "logreg", "C": 1.0}, encoder={"kind": "transformer"}
+                ),
+            ),
+            (
+                "hybrid",
+                replace(config, model=base_model, encoder=replace(config.encoder, kind="hybrid")),
+            ),
+        ]
+        if config.encoder.path:
+            rungs.append(
+                (
+                    "text model + logreg",
+                    config.with_(
+                        model={"classifier": "logreg", "C": 1.0}, encoder={"kind": "text"}
+                    ),
+                )
+            )
+    for i, (name, cfg) in enumerate(rungs):
+        say(f"training {name}", i / (len(rungs) + 1))
+        t0 = time.perf_counter()
+        users, score = _forecast(hist, cfg, cutoff, cutoffs, event_types)
+        label = (
+            name
+            if name != "project"
+            else (f"project ({cfg.model.classifier}, encoder {cfg.encoder.kind})")
+        )
+        grade(label, users, score, time.perf_counter() - t0)
+
+    t0 = time.perf_counter()
+    sc = scoring_table(hist, cutoff, event_types, None, spec.horizon_days)
+    grade(
+        "baseline: recency alone",
+        sc.user_id,
+        sc.X["recency_days"].to_numpy(),
+        time.perf_counter() - t0,
+    )
+    t0 = time.perf_counter()
+    tab = training_table(hist, spec, cutoffs, event_types)
+    rfm = make_pipeline(SignedLog1p(), StandardScaler(), LogisticRegression(max_iter=2000))
+    rfm.fit(tab.X[RFM_COLUMNS], tab.y)
+    grade(
+        "baseline: RFM + logistic regression",
+        sc.user_id,
+        rfm.predict_proba(sc.X[RFM_COLUMNS])[:, 1],
+        time.perf_counter() - t0,
+    )
+    say("done", 1.0)
+    return pd.DataFrame(rows)[REPORT_COLUMNS]
+
+
+def _forecast(
+    hist: EventLog,
+    cfg: ChurnConfig,
+    cutoff: pd.Timestamp,
+    cutoffs: list[pd.Timestamp],
+    event_types: tuple[str, ...],
+):
+    enc: EncoderConfig = cfg.encoder
+    model_cfg: ModelConfig = cfg.model
+    max_events = enc.max_events if enc.kind != "none" else None
+    table = training_table(hist, cfg.label, cutoffs, event_types, max_events)
+    _, calibrator = cross_validate(table, replace(model_cfg, cv_folds=3), enc)
+    model = fit_final(table, model_cfg, enc, calibrator, event_types)
+    scores, _ = score_users(model, hist, cutoff, cfg)
+    return scores["user_id"].to_numpy(), scores["churn_probability"].to_numpy()

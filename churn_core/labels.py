@@ -1,0 +1,85 @@
+"""Churn labels from the log itself: cutoffs, eligible population, no activity in the window."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from churn_core.config import LabelSpec
+from churn_core.events import CANCEL_EVENTS, EventLog
+
+
+def activity_mask(frame: pd.DataFrame, spec: LabelSpec) -> np.ndarray:
+    """Which events count as activity for the label (default: all but cancellations)."""
+    types = frame["event_type"]
+    if spec.activity_events is None:
+        return ~types.isin(CANCEL_EVENTS).to_numpy()
+    return types.isin(spec.activity_events).to_numpy()
+
+
+def training_cutoffs(log: EventLog, spec: LabelSpec, as_of: pd.Timestamp) -> list[pd.Timestamp]:
+    """Cutoffs ``T_k = as_of - gap - H - k*step`` whose label window is complete by ``as_of``.
+
+    Newest first. A cutoff is kept only if some events lie before it (otherwise nobody is
+    eligible); the list may be empty when the log is too short for the horizon.
+    """
+    as_of = pd.Timestamp(as_of)
+    first = log.start
+    out = []
+    for k in range(spec.n_cutoffs):
+        t = as_of - pd.Timedelta(days=spec.gap_days + spec.horizon_days + k * spec.step)
+        if t > first:
+            out.append(t.floor("s"))
+    return out
+
+
+def eligible_users(log: EventLog, spec: LabelSpec, cutoff: pd.Timestamp) -> pd.Index:
+    """Users active before ``cutoff`` (and, optionally, within the last L days).
+
+    "Active" uses the same event types as the label, so a user whose only event is a
+    cancellation is not in the population.
+    """
+    frame = log.frame
+    hist = frame.loc[(frame["timestamp"] < cutoff).to_numpy() & activity_mask(frame, spec)]
+    if spec.active_within_days is not None:
+        hist = hist.loc[hist["timestamp"] >= cutoff - pd.Timedelta(days=spec.active_within_days)]
+    return pd.Index(np.sort(hist["user_id"].unique()), name="user_id")
+
+
+def build_labels(log: EventLog, spec: LabelSpec, cutoff: pd.Timestamp) -> pd.Series:
+    """1 = churned: eligible at ``cutoff`` and no qualifying activity in the label window.
+
+    The window is ``[cutoff + gap, cutoff + gap + horizon)``. The returned Series is
+    indexed by the eligible users, named ``churned``.
+    """
+    cutoff = pd.Timestamp(cutoff)
+    users = eligible_users(log, spec, cutoff)
+    start = cutoff + pd.Timedelta(days=spec.gap_days)
+    end = start + pd.Timedelta(days=spec.horizon_days)
+    frame = log.frame
+    ts = frame["timestamp"]
+    in_window = ((ts >= start) & (ts < end)).to_numpy() & activity_mask(frame, spec)
+    active = pd.Index(frame.loc[in_window, "user_id"].unique())
+    churned = ~users.isin(active)
+    return pd.Series(churned.astype(np.int8), index=users, name="churned")
+
+
+def label_summary(log: EventLog, spec: LabelSpec, as_of: pd.Timestamp) -> pd.DataFrame:
+    """Per training cutoff: window, eligible users, churned, churn rate (for previews)."""
+    rows = []
+    for t in training_cutoffs(log, spec, as_of):
+        y = build_labels(log, spec, t)
+        start = t + pd.Timedelta(days=spec.gap_days)
+        rows.append(
+            {
+                "cutoff": t,
+                "window_start": start,
+                "window_end": start + pd.Timedelta(days=spec.horizon_days),
+                "eligible": len(y),
+                "churned": int(y.sum()),
+                "churn_rate": float(y.mean()) if len(y) else float("nan"),
+            }
+        )
+    return pd.DataFrame(
+        rows, columns=["cutoff", "window_start", "window_end", "eligible", "churned", "churn_rate"]
+    )

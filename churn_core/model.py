@@ -1,0 +1,178 @@
+"""The learning pipeline: preprocessing, optional sequence encoder, classifier, calibration.
+
+``build_pipeline`` returns a plain scikit-learn ``Pipeline`` so cross-validation refits
+every learned piece (scaler, Transformer encoder, classifier) inside each fold.
+``ChurnModel`` pairs a fitted pipeline with a probability calibrator fitted on
+out-of-fold scores.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+from sklearn.isotonic import IsotonicRegression
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import LinearSVC
+from sklearn.utils.validation import check_is_fitted
+
+from churn_core.config import EncoderConfig, ModelConfig
+from churn_core.table import SEQUENCE_COLUMN
+
+LINEAR = ("logreg", "svm")
+
+
+class SignedLog1p(BaseEstimator, TransformerMixin):
+    """``sign(x) * log1p(|x|)``: tames counts and spend before a linear model."""
+
+    def fit(self, X, y=None):  # noqa: D102 - sklearn contract
+        self.n_features_in_ = np.asarray(X).shape[1]
+        return self
+
+    def transform(self, X):  # noqa: D102
+        check_is_fitted(self, "n_features_in_")
+        X = np.asarray(X, dtype=np.float64)
+        return np.sign(X) * np.log1p(np.abs(X))
+
+    def get_feature_names_out(self, input_features=None):  # noqa: D102
+        return np.asarray(input_features, dtype=object)
+
+
+def make_classifier(cfg: ModelConfig) -> BaseEstimator:
+    """The classifier named in the config, with its hyperparameters."""
+    cw = cfg.class_weight
+    if cfg.classifier == "logreg":
+        return LogisticRegression(C=cfg.C, class_weight=cw, max_iter=2000)
+    if cfg.classifier == "svm":
+        return LinearSVC(C=cfg.C, class_weight=cw, max_iter=5000, random_state=cfg.seed)
+    if cfg.classifier == "hgb":
+        return HistGradientBoostingClassifier(
+            learning_rate=cfg.learning_rate,
+            max_iter=cfg.n_estimators,
+            max_depth=cfg.max_depth,
+            min_samples_leaf=cfg.min_samples_leaf,
+            l2_regularization=1.0,
+            class_weight=cw,
+            early_stopping=False,
+            random_state=cfg.seed,
+        )
+    return RandomForestClassifier(
+        n_estimators=cfg.n_estimators,
+        max_depth=cfg.max_depth,
+        min_samples_leaf=cfg.min_samples_leaf,
+        class_weight=cw,
+        n_jobs=2,
+        random_state=cfg.seed,
+    )
+
+
+def make_encoder(cfg: EncoderConfig) -> BaseEstimator:
+    """The sequence encoder for ``cfg.kind`` (transformer/hybrid share one; text is separate)."""
+    if cfg.kind == "text":
+        from churn_core.text_encoder import TextSequenceEncoder
+
+        if not cfg.path:
+            raise ValueError(
+                "The text encoder needs a local model folder: pass --encoder-path DIR."
+            )
+        return TextSequenceEncoder(path=cfg.path, max_events=min(cfg.max_events, 32))
+    from churn_core.encoder import BehaviorEncoder
+
+    return BehaviorEncoder(
+        hidden_size=cfg.hidden_size,
+        num_layers=cfg.num_layers,
+        num_heads=cfg.num_heads,
+        intermediate_size=cfg.intermediate_size,
+        max_events=cfg.max_events,
+        epochs=cfg.epochs,
+        batch_size=cfg.batch_size,
+        learning_rate=cfg.learning_rate,
+        max_train_users=cfg.max_train_users,
+        seed=cfg.seed,
+    )
+
+
+def build_pipeline(
+    model_cfg: ModelConfig, agg_columns: list[str], encoder_cfg: EncoderConfig | None = None
+) -> Pipeline:
+    """``Pipeline[prep, clf]``; prep scales aggregates and/or encodes the sequence column.
+
+    encoder kind ``none``: aggregates only; ``transformer``/``text``: embedding only;
+    ``hybrid``: both, concatenated.
+    """
+    kind = encoder_cfg.kind if encoder_cfg else "none"
+    parts = []
+    if kind in ("transformer", "text", "hybrid"):
+        parts.append(("seq", make_encoder(encoder_cfg), [SEQUENCE_COLUMN]))
+    if kind in ("none", "hybrid"):
+        if model_cfg.classifier in LINEAR or kind == "hybrid":
+            agg = Pipeline([("log", SignedLog1p()), ("scale", StandardScaler())])
+        else:
+            agg = "passthrough"
+        parts.append(("agg", agg, list(agg_columns)))
+    prep = ColumnTransformer(parts, remainder="drop", verbose_feature_names_out=False)
+    return Pipeline([("prep", prep), ("clf", make_classifier(model_cfg))])
+
+
+def raw_scores(pipeline: Pipeline, X: pd.DataFrame) -> np.ndarray:
+    """The classifier's uncalibrated score: log-odds / margin, or logit of a probability."""
+    clf = pipeline.named_steps["clf"]
+    if hasattr(clf, "decision_function"):
+        return np.asarray(pipeline.decision_function(X), dtype=np.float64)
+    p = np.clip(pipeline.predict_proba(X)[:, 1], 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p))
+
+
+@dataclass(frozen=True)
+class Calibrator:
+    """Maps raw scores to probabilities: Platt (sigmoid), isotonic, or plain logistic."""
+
+    method: str
+    a: float = 1.0
+    b: float = 0.0
+    x: tuple[float, ...] = ()
+    y: tuple[float, ...] = ()
+
+    @classmethod
+    def fit(cls, scores: np.ndarray, y: np.ndarray, method: str) -> Calibrator:
+        scores = np.asarray(scores, dtype=np.float64)
+        if method == "isotonic":
+            iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(scores, y)
+            return cls(
+                "isotonic",
+                x=tuple(map(float, iso.X_thresholds_)),
+                y=tuple(map(float, iso.y_thresholds_)),
+            )
+        if method == "sigmoid":
+            lr = LogisticRegression(C=1e6, max_iter=1000).fit(scores.reshape(-1, 1), y)
+            return cls("sigmoid", a=float(lr.coef_[0, 0]), b=float(lr.intercept_[0]))
+        return cls("none")
+
+    def __call__(self, scores: np.ndarray) -> np.ndarray:
+        s = np.asarray(scores, dtype=np.float64)
+        if self.method == "isotonic":
+            return np.interp(s, np.asarray(self.x), np.asarray(self.y))
+        return 1.0 / (1.0 + np.exp(-(self.a * s + self.b)))
+
+
+@dataclass(frozen=True, eq=False)
+class ChurnModel:
+    """A fitted pipeline plus its calibrator; ``predict_proba`` is calibrated churn probability."""
+
+    pipeline: Pipeline
+    calibrator: Calibrator
+    feature_names: tuple[str, ...]
+    event_types: tuple[str, ...]
+    max_events: int | None  # sequence length fed to the encoder, None without one
+
+    def raw(self, X: pd.DataFrame) -> np.ndarray:
+        return raw_scores(self.pipeline, X)
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        return self.calibrator(self.raw(X))

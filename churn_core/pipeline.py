@@ -1,0 +1,181 @@
+"""The one orchestration function: events + config -> ChurnRun (the app and the CLI call it)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field, replace
+
+import pandas as pd
+
+from churn_core.config import ChurnConfig
+from churn_core.errors import EventDataError
+from churn_core.events import EventLog
+from churn_core.features import pick_event_types
+from churn_core.labels import label_summary, training_cutoffs
+from churn_core.metrics import ValidationResult
+from churn_core.model import ChurnModel
+from churn_core.table import FeatureTable, Progress, scoring_table, training_table
+from churn_core.targets import TargetList, flag, score_frame
+from churn_core.validate import backtest, cross_validate, fit_final, search
+
+log = logging.getLogger(__name__)
+
+MIN_POSITIVES = 5
+
+
+@dataclass(frozen=True, eq=False)
+class ChurnRun:
+    """Everything one training run produced; pages and the CLI only ask questions of it."""
+
+    config: ChurnConfig
+    as_of: pd.Timestamp
+    labels: pd.DataFrame  # per training cutoff: cutoff, window, eligible, churned, churn_rate
+    cv: ValidationResult
+    backtest: ValidationResult | None
+    model: ChurnModel
+    scores: pd.DataFrame  # one row per user, riskiest first
+    features: pd.DataFrame  # scoring features, same row order as ``scores``
+    threshold: float
+    search_results: pd.DataFrame | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+    has_amount: bool = False
+
+    def metadata(self) -> dict[str, str]:
+        m = self.config.model
+        return {
+            "as_of": f"{self.as_of:%Y-%m-%d %H:%M}",
+            "horizon_days": str(self.config.label.horizon_days),
+            "model": f"{m.classifier} + {self.config.encoder.kind} encoder",
+            "cv_roc_auc": f"{self.cv.summary.loc['roc_auc', 'mean']:.3f}",
+        }
+
+    def targets(self, rule: str | None = None, **kwargs) -> TargetList:
+        """The flagged users under a policy, re-ranked from stored scores (no retraining).
+
+        ``rule`` defaults to the config's; the ``max_f1`` rule uses the validated threshold.
+        """
+        cfg = self.config.targeting
+        rule = rule or cfg.threshold_rule
+        kwargs.setdefault("threshold", self.threshold if rule == "max_f1" else cfg.probability)
+        kwargs.setdefault("top_k", cfg.top_k)
+        return TargetList.select(self.scores, flag(self.scores, rule, **kwargs), self.metadata())
+
+
+def check_trainable(table: FeatureTable, labels: pd.DataFrame, horizon: int) -> None:
+    """Raise EventDataError when the labels cannot support a model, saying what to change."""
+    problems = []
+    if len(labels) == 0:
+        problems.append(
+            f"The log is too short for a {horizon}-day horizon: no cutoff has both history "
+            "before it and a complete window after it. Use a shorter horizon or a longer log."
+        )
+    elif table.y is not None and len(table.y):
+        pos = int(table.y.sum())
+        neg = len(table.y) - pos
+        if pos < MIN_POSITIVES or neg < MIN_POSITIVES:
+            problems.append(
+                f"Too few examples to learn from: {pos} churned and {neg} retained user-cutoff "
+                f"rows (need at least {MIN_POSITIVES} of each). Change the horizon or the "
+                "activity events, or load a longer log."
+            )
+    if problems:
+        raise EventDataError(problems)
+
+
+def train(
+    log_: EventLog,
+    config: ChurnConfig,
+    as_of: pd.Timestamp | None = None,
+    progress: Progress | None = None,
+) -> ChurnRun:
+    """Label, featurise, cross-validate, backtest, fit, and score every user as of ``as_of``.
+
+    Only events before ``as_of`` are used; training labels are those complete by then.
+    """
+    say = progress or (lambda stage, frac: None)
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    as_of = pd.Timestamp(as_of) if as_of is not None else log_.default_as_of()
+    hist = log_.before(as_of)
+    spec = config.label
+    cutoffs = training_cutoffs(hist, spec, as_of)
+    labels = label_summary(hist, spec, as_of)
+    event_types = pick_event_types(hist.frame)
+    enc = config.encoder
+    max_events = enc.max_events if enc.kind != "none" else None
+    say("labels and features", 0.0)
+    table = training_table(
+        hist, spec, cutoffs, event_types, max_events, progress=lambda s, f: say(s, 0.2 * f)
+    )
+    check_trainable(table, labels, spec.horizon_days)
+    timings["features"] = time.perf_counter() - t0
+
+    model_cfg = config.model
+    search_results = None
+    if model_cfg.search:
+        say("hyperparameter search", 0.2)
+        model_cfg, search_results = search(table, model_cfg, enc)
+        config = replace(config, model=model_cfg)
+    t1 = time.perf_counter()
+    cv, calibrator = cross_validate(
+        table, model_cfg, enc, progress=lambda s, f: say(s, 0.25 + 0.4 * f)
+    )
+    timings["cross_validation"] = time.perf_counter() - t1
+    say("out-of-time backtest", 0.65)
+    t1 = time.perf_counter()
+    oot = backtest(table, model_cfg, enc, spec.horizon_days)
+    timings["backtest"] = time.perf_counter() - t1
+    say("final model", 0.8)
+    t1 = time.perf_counter()
+    model = fit_final(table, model_cfg, enc, calibrator, event_types)
+    timings["final_fit"] = time.perf_counter() - t1
+    say("scoring", 0.9)
+    t1 = time.perf_counter()
+    scores, feats = score_users(model, hist, as_of, config)
+    timings["scoring"] = time.perf_counter() - t1
+    timings["total"] = time.perf_counter() - t0
+    say("done", 1.0)
+    log.info(
+        "trained on %d rows from %d cutoffs in %.1fs", len(table.y), len(cutoffs), timings["total"]
+    )
+    return ChurnRun(
+        config,
+        as_of,
+        labels,
+        cv,
+        oot,
+        model,
+        scores,
+        feats,
+        cv.threshold,
+        search_results,
+        timings,
+        hist.has_amount,
+    )
+
+
+def score_users(
+    model: ChurnModel, log_: EventLog, as_of: pd.Timestamp, config: ChurnConfig
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Scores (riskiest first) and their features, same order, for every user seen before T."""
+    table = scoring_table(
+        log_, as_of, model.event_types, model.max_events, config.label.horizon_days
+    )
+    if len(table.X) == 0:
+        raise EventDataError([f"No events before {as_of:%Y-%m-%d}: there is nobody to score."])
+    prob = model.predict_proba(table.X)
+    scores = score_frame(
+        table.user_id, prob, table.X, config.targeting, config.label.horizon_days, log_.has_amount
+    )
+    order = pd.Index(table.user_id.astype(str)).get_indexer(scores["user_id"])
+    feats = table.X.drop(columns=["sequence"], errors="ignore").iloc[order].reset_index(drop=True)
+    feats.insert(0, "user_id", scores["user_id"].to_numpy())
+    return scores, feats
+
+
+def churn_truth(log_: EventLog, config: ChurnConfig, cutoff: pd.Timestamp) -> pd.Series:
+    """What really happened after ``cutoff``: 1 = no qualifying activity in the window."""
+    from churn_core.labels import build_labels
+
+    return build_labels(log_, config.label, cutoff)

@@ -1,0 +1,112 @@
+"""From probabilities to a retention target list: tiers, percentiles, value at risk, policies."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from churn_core.config import TargetingConfig
+
+TIERS = ("low", "medium", "high")
+
+
+def risk_tier(prob: np.ndarray, cuts: tuple[float, float]) -> np.ndarray:
+    """``low`` below cuts[0], ``high`` at or above cuts[1], ``medium`` between."""
+    idx = np.searchsorted(np.asarray(cuts), np.asarray(prob), side="right")
+    return np.asarray(TIERS, dtype=object)[idx]
+
+
+def value_at_risk(prob: np.ndarray, daily_spend: np.ndarray, horizon_days: int) -> np.ndarray:
+    """Expected spend lost in the horizon: P(churn) x the user's usual spend per day x H."""
+    return np.asarray(prob) * np.asarray(daily_spend) * horizon_days
+
+
+def score_frame(
+    user_id: np.ndarray,
+    prob: np.ndarray,
+    features: pd.DataFrame,
+    targeting: TargetingConfig,
+    horizon_days: int,
+    has_amount: bool,
+) -> pd.DataFrame:
+    """One row per user, riskiest first: ``user_id``, ``churn_probability``, tier, percentile…"""
+    prob = np.asarray(prob, dtype=float)
+    out = pd.DataFrame({"user_id": user_id.astype(str), "churn_probability": prob})
+    out["risk_tier"] = risk_tier(prob, targeting.tier_cuts)
+    out["percentile"] = pd.Series(prob).rank(pct=True, method="max").to_numpy() * 100
+    out["days_since_last_event"] = features["recency_days"].to_numpy()
+    if has_amount:
+        spend = features["monetary"].to_numpy()
+        days = np.maximum(features["tenure_days"].to_numpy(), 30.0)
+        out["value_at_risk"] = value_at_risk(prob, spend / days, horizon_days)
+    out = out.sort_values("churn_probability", ascending=False, kind="stable")
+    return out.reset_index(drop=True)
+
+
+def flag(
+    scores: pd.DataFrame,
+    rule: str,
+    *,
+    threshold: float = 0.5,
+    top_k: int = 100,
+    budget: float | None = None,
+    cost_per_user: float = 1.0,
+) -> np.ndarray:
+    """Boolean mask of flagged users under a policy; ``scores`` sorted riskiest first.
+
+    rule: ``probability`` (p >= threshold), ``top_k`` (the k riskiest), or ``budget``
+    (as many of the riskiest as ``budget / cost_per_user`` allows).
+    """
+    p = scores["churn_probability"].to_numpy()
+    if rule == "probability" or rule == "max_f1":
+        return p >= threshold
+    if rule == "budget":
+        top_k = int((budget or 0) // max(cost_per_user, 1e-9))
+    mask = np.zeros(len(p), dtype=bool)
+    mask[: max(0, min(top_k, len(p)))] = True
+    return mask
+
+
+@dataclass(frozen=True, eq=False)
+class TargetList:
+    """The users to contact, with why, and the model/cutoff they came from."""
+
+    users: pd.DataFrame
+    metadata: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def select(cls, scores: pd.DataFrame, mask: np.ndarray, metadata: dict[str, str]) -> TargetList:
+        return cls(scores.loc[np.asarray(mask)].reset_index(drop=True), dict(metadata))
+
+    def headline(self) -> dict[str, float]:
+        """Flagged users, expected churners and false alarms among them, value at risk."""
+        p = self.users["churn_probability"].to_numpy()
+        out = {
+            "flagged": float(len(p)),
+            "expected_churners": float(p.sum()),
+            "expected_false_alarms": float((1 - p).sum()),
+        }
+        if "value_at_risk" in self.users:
+            out["value_at_risk"] = float(self.users["value_at_risk"].sum())
+        return out
+
+    def with_metadata_columns(self) -> pd.DataFrame:
+        """The users plus one column per metadata field (same value on every row)."""
+        return self.users.assign(**{k: v for k, v in self.metadata.items()})
+
+    def to_csv(self) -> bytes:
+        """Plain CSV bytes (header row, one row per user, metadata as trailing columns)."""
+        return self.with_metadata_columns().to_csv(index=False).encode("utf-8")
+
+    def to_xlsx(self) -> bytes:
+        """XLSX bytes: sheet ``targets`` and sheet ``about`` with the metadata."""
+        buf = io.BytesIO()
+        with pd.ExcelWriter(buf, engine="openpyxl") as xl:
+            self.users.to_excel(xl, sheet_name="targets", index=False)
+            pd.DataFrame(list(self.metadata.items()), columns=["field", "value"]).to_excel(
+                xl, sheet_name="about", index=False
+            )
+        return buf.getvalue()
