@@ -1,0 +1,420 @@
+"""Raw frame -> :class:`~churn_core.events.EventLog`, or an :class:`EventDataError` with problems.
+
+Rules, in the order they are applied (a row dropped for one reason is not counted again):
+
+* Problems that make the file unusable are collected and raised together: no user or time
+  column, a named column that is absent, a majority of unreadable timestamps (5 % or more) or
+  of non-numeric amounts/quantities/prices, a single user, no usable row left.
+* Row-level problems that affect a minority are dropped and counted by reason in
+  ``report.dropped``: repeated header rows, missing user id, missing or unreadable timestamp,
+  missing event type, stock adjustments (negative quantity on an invoice without a "C").
+  ``rows_read == rows_kept + sum(dropped)`` always holds.
+* Non-numeric amounts in a minority of rows keep the row with amount 0 and add a warning.
+
+Derivations: ``amount`` is the amount column if there is one, else quantity × price, else the
+price on ``purchase`` rows and 0 on other events (a view's price is not money spent; a log
+without an event column is a purchase log, so every row gets its price). Order-line logs
+without an event column are purchases, except invoices starting with "C", which are
+``cancel`` events (their amount stays negative). ``has_amount`` is True when an amount source
+exists and at least one kept amount is not 0. Row numbers in messages count data rows from 1.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from typing import BinaryIO
+
+import numpy as np
+import pandas as pd
+
+from churn_core.config import SchemaConfig
+from churn_core.errors import EventDataError
+from churn_core.events import PURCHASE, EventLog, ValidationReport
+from churn_core.layouts import (
+    DetectedSchema,
+    category_fallback,
+    detect_schema,
+    norm_name,
+    normalise_events,
+)
+from churn_core.loading import read_events
+from churn_core.timestamps import DAYS_SINCE_PRIOR, parse_timestamps, relative_timeline
+
+__all__ = ["DetectedSchema", "detect_schema", "load_events", "validate_events"]
+
+logger = logging.getLogger(__name__)
+
+MAX_UNREADABLE_TIMES = 0.05  # share of unreadable timestamps that is dropped, not refused
+_FIELDS = ("user_col", "time_col", "event_col", "amount_col", "item_col", "category_col")
+FLAGS = {f: "--" + f.replace("_", "-") for f in (*_FIELDS, "quantity_col", "price_col")}
+_ROLES = {"user_col": "user id", "time_col": "timestamp"}
+_MAX_SHOWN = 30
+_DEFAULT_SCHEMA = SchemaConfig()  # frozen, so sharing one default is safe
+
+
+def load_events(
+    source: str | os.PathLike | bytes | BinaryIO,
+    schema: SchemaConfig = _DEFAULT_SCHEMA,
+    name: str | None = None,
+) -> EventLog:
+    """Read a file (path, bytes or binary file) and validate it.
+
+    ``read_events(source, name)`` then ``validate_events(raw, schema)``.
+    """
+    return validate_events(read_events(source, name=name), schema)
+
+
+def validate_events(raw: pd.DataFrame, schema: SchemaConfig = _DEFAULT_SCHEMA) -> EventLog:
+    """Turn a raw frame into an :class:`EventLog`.
+
+    Raises :class:`EventDataError` listing every problem found, each naming the column (and
+    row) and the fix. Auto-fixes that need attention are both ``warnings.warn``-ed and kept in
+    ``report.warnings``.
+    """
+    name = raw.attrs.get("source_name", "the event log")
+    if raw.shape[1] == 0 or len(raw) == 0:
+        raise EventDataError([f"'{name}' has no rows. Check that you exported the whole log."])
+    if not isinstance(raw.index, pd.RangeIndex):
+        raw = raw.reset_index(drop=True)  # masks below are positional
+    det = detect_schema(raw, schema)
+    v = _Validation(raw, det, schema)
+    v.run()
+    if v.problems:
+        raise EventDataError(v.problems)
+    for note in v.notes:
+        warnings.warn(note, UserWarning, stacklevel=2)
+    log = v.event_log()
+    logger.info("validated %s: %s", name, "; ".join(log.report.lines()))
+    return log
+
+
+class _Validation:
+    """One pass over a raw frame: collects problems, drop reasons, warnings and the mapping."""
+
+    def __init__(self, raw: pd.DataFrame, det: DetectedSchema, schema: SchemaConfig):
+        self.raw, self.det, self.schema = raw, det, schema
+        self.keep = np.ones(len(raw), dtype=bool)
+        self.dropped: dict[str, int] = {}
+        self.problems: list[str] = []
+        self.notes: list[str] = []
+        self.mapping: list[tuple[str, str]] = []
+        self.out: dict[str, pd.Series] = {}
+        self.has_amount = False
+        self.numbers: dict[str, pd.Series] = {}
+
+    # -- bookkeeping -------------------------------------------------------------------
+    def drop(self, mask, reason: str) -> None:
+        hit = np.asarray(mask, dtype=bool) & self.keep
+        count = int(hit.sum())
+        if count:
+            self.dropped[reason] = self.dropped.get(reason, 0) + count
+            self.keep &= ~hit
+
+    def col(self, fld: str) -> str | None:
+        """The raw column for a field, or None when absent (absence is reported once)."""
+        name = getattr(self.det, fld)
+        return name if name is not None and name in self.raw.columns else None
+
+    def number(self, col: str) -> pd.Series:
+        """``col`` as floats (NaN where not a number), converted once."""
+        if col not in self.numbers:
+            self.numbers[col] = _to_number(self.raw[col])
+        return self.numbers[col]
+
+    # -- the rules ---------------------------------------------------------------------
+    def run(self) -> None:
+        self._source_notes()
+        self._check_columns()
+        self._drop_header_rows()
+        if self.col("user_col"):
+            self._users()
+        if self.col("time_col"):
+            self._timestamps()
+        self._events()
+        self._amounts()
+        self._labels()
+        if not self.problems:
+            self._check_population()
+
+    def _source_notes(self) -> None:
+        attrs = self.raw.attrs
+        if attrs.get("encoding") in ("cp1252", "latin-1"):
+            self.notes.append(
+                f"The file is not UTF-8; it was read as {attrs['encoding']}. Check that accented "
+                "names look right, or export the file as UTF-8."
+            )
+        if attrs.get("header") is False:
+            self.notes.append(
+                "The file has no header row; its columns were named column_1, column_2, ... "
+                f"and read as a {self.det.layout} layout."
+            )
+
+    def _check_columns(self) -> None:
+        seen = ", ".join(map(str, self.raw.columns[:_MAX_SHOWN]))
+        if self.raw.shape[1] > _MAX_SHOWN:
+            seen += f" ... ({self.raw.shape[1]} columns)"
+        hint = ""
+        if self.raw.attrs.get("header") is False:
+            hint = " The file seems to have no header row, so its columns are named column_1, ..."
+        for fld, flag in FLAGS.items():
+            given = getattr(self.schema, fld)
+            if given and given not in self.raw.columns:
+                self.problems.append(
+                    f"Column '{given}' (given with {flag}) is not in the file. "
+                    f"Columns found: {seen}.{hint}"
+                )
+        for fld, role in _ROLES.items():
+            if getattr(self.det, fld) is None:
+                self.problems.append(
+                    f"No {role} column found. Columns found: {seen}. Name the {role} column "
+                    f"with {FLAGS[fld]}.{hint}"
+                )
+
+    def _drop_header_rows(self) -> None:
+        """Rows that repeat the header (files concatenated with their headers)."""
+        cols = [c for c in (self.col("user_col"), self.col("time_col")) if c]
+        if not cols:
+            return
+        mask = np.ones(len(self.raw), dtype=bool)
+        for c in cols:
+            mask &= (self.raw[c].astype("str").str.strip() == str(c)).fillna(False).to_numpy()
+        self.drop(mask, "repeated header row")
+
+    def _users(self) -> None:
+        col = self.col("user_col")
+        users, how = _clean_ids(self.raw[col])
+        self.drop(users.isna().to_numpy(), f"missing user id (column {col} empty)")
+        self.out["user_id"] = users
+        self.mapping.append(("user_id", col + how))
+
+    def _timestamps(self) -> None:
+        col = self.col("time_col")
+        if self.det.time_format == DAYS_SINCE_PRIOR:
+            self._relative_timestamps(col)
+            return
+        text = self.raw[col]
+        missing = (text.isna() | (text.astype("str").str.strip() == "")).to_numpy()
+        if (missing & self.keep).all():
+            self.problems.append(f"Column {col} (timestamp) is empty. Choose another --time-col.")
+            return
+        self.drop(missing, f"missing timestamp (column {col} empty)")
+        parsed = parse_timestamps(text, self.det.time_format, self.schema.year)
+        self.notes += parsed.warnings
+        bad = parsed.values.isna().to_numpy() & self.keep
+        n_bad, n_all = int(bad.sum()), int(self.keep.sum())
+        examples = _examples(text, bad)
+        fix = (
+            "Pass --time-format (e.g. '%d/%m/%Y %H:%M', 'epoch_s', 'epoch_ms') or choose "
+            "another column with --time-col."
+        )
+        if n_all == 0:
+            pass
+        elif n_bad == n_all:
+            self.problems.append(
+                f"No value in column {col} could be read as a timestamp ({examples}). {fix}"
+            )
+        elif n_bad >= MAX_UNREADABLE_TIMES * n_all:
+            self.problems.append(
+                f"{n_bad:,} of {n_all:,} values in column {col} ({n_bad / n_all:.0%}) could not "
+                f"be read as timestamps ({examples}). {fix}"
+            )
+        else:
+            self.drop(bad, f"unparseable timestamp in column {col} ({examples})")
+        self.out["timestamp"] = parsed.values
+        self.mapping.append(("timestamp", f"{col} ({parsed.how})"))
+        self._check_time_range(parsed.values, col)
+
+    def _relative_timestamps(self, col: str) -> None:
+        order, hour = _find(self.raw, "ordernumber"), _find(self.raw, "orderhourofday")
+        order_values = self.raw[order] if order else pd.Series(np.arange(len(self.raw)))
+        users = self.out.get("user_id", self.raw[self.col("user_col") or col])
+        hours = self.raw[hour] if hour else None
+        self.out["timestamp"] = relative_timeline(users, order_values, self.raw[col], hours)
+        self.mapping.append(
+            (
+                "timestamp",
+                f"2000-01-01 + cumulative {col} per user" + (f" + {hour}" if hour else ""),
+            )
+        )
+        self.notes.append(
+            "Times are relative: each user's first order is put on 2000-01-01 and later orders "
+            f"follow by {col}. Users cannot be compared on a calendar; do not use calendar cutoffs."
+        )
+
+    def _check_time_range(self, values: pd.Series, col: str) -> None:
+        kept = values[self.keep]
+        if kept.empty:
+            return
+        lo, hi = kept.min(), kept.max()
+        if lo < pd.Timestamp("1990-01-01") or hi > pd.Timestamp.now() + pd.Timedelta(days=366):
+            self.notes.append(
+                f"Timestamps in column {col} run from {lo} to {hi}, which looks wrong. "
+                "Check --time-col and --time-format (e.g. epoch_s versus epoch_ms)."
+            )
+
+    def _events(self) -> None:
+        col = self.col("event_col")
+        if col:
+            events = normalise_events(self.raw[col], self.det.event_map)
+            self.drop(events.isna().to_numpy(), f"missing event type (column {col} empty)")
+            self.out["event_type"] = events
+            self.mapping.append(("event_type", col + (" (mapped)" if self.det.event_map else "")))
+            self._check_event_names(events, col)
+            return
+        events = pd.Series(PURCHASE, index=self.raw.index, dtype="str")
+        how = "'purchase' for every row (no event column)"
+        inv, qty = self.col("invoice_col"), self.col("quantity_col")
+        cancel = np.zeros(len(self.raw), dtype=bool)
+        if inv:
+            cancel = self.raw[inv].astype("str").str.strip().str.upper().str.startswith("C")
+            cancel = cancel.fillna(False).to_numpy()
+            how += f"; 'cancel' where {inv} starts with 'C'"
+        if qty:
+            negative = (self.number(qty) < 0).to_numpy()
+            if inv:
+                self.drop(
+                    negative & ~cancel, f"stock adjustment (negative {qty}, {inv} without 'C')"
+                )
+            else:
+                cancel |= negative
+                how += f"; 'cancel' where {qty} is negative"
+        events = events.mask(cancel, "cancel")
+        self.out["event_type"] = events
+        self.mapping.append(("event_type", how))
+
+    def _check_event_names(self, events: pd.Series, col: str) -> None:
+        names = set(events[self.keep].dropna().unique())
+        if names and all(n.lstrip("-").isdigit() for n in names) and not self.det.event_map:
+            self.notes.append(
+                f"Column {col} holds numeric codes ({', '.join(sorted(names)[:8])}). Name them "
+                "with --event-map (e.g. --event-map 0=view 1=purchase) so purchases are recognised."
+            )
+        elif names and PURCHASE not in names:
+            self.notes.append(
+                f"No 'purchase' events in column {col} (values: {', '.join(sorted(names)[:8])}). "
+                "Map the value that means a purchase with --event-map (e.g. buy=purchase)."
+            )
+
+    def _amounts(self) -> None:
+        amount_c, qty_c, price_c = (
+            self.col(f) for f in ("amount_col", "quantity_col", "price_col")
+        )
+        if amount_c:
+            amount, how = self._number(amount_c, "amount_col"), amount_c
+        elif qty_c and price_c:
+            qty, price = self._number(qty_c, "quantity_col"), self._number(price_c, "price_col")
+            amount, how = qty * price, f"{qty_c} × {price_c}"
+        elif price_c:
+            amount, how = self._number(price_c, "price_col"), price_c
+            if self.col("event_col") and "event_type" in self.out:
+                amount = amount.where(self.out["event_type"] == PURCHASE, 0.0)
+                how += " on purchase events, 0 on other events"
+        else:
+            self.out["amount"] = pd.Series(0.0, index=self.raw.index)
+            return
+        amount = amount.fillna(0.0).astype("float64")
+        self.out["amount"] = amount
+        self.has_amount = bool((amount.to_numpy()[self.keep] != 0).any())
+        self.mapping.append(("amount", how))
+
+    def _number(self, col: str, fld: str) -> pd.Series:
+        """A numeric column; non-numeric cells are NaN (a warning, or a problem if most are)."""
+        values = self.number(col)
+        present = self.raw[col].notna().to_numpy() & self.keep
+        bad = present & values.isna().to_numpy()
+        n_bad, n_present = int(bad.sum()), int(present.sum())
+        if n_bad and n_bad * 2 > n_present:
+            self.problems.append(
+                f"Column {col} is not numeric in {n_bad:,} of {n_present:,} rows "
+                f"({_examples(self.raw[col], bad)}). Choose another column with {FLAGS[fld]}."
+            )
+        elif n_bad:
+            self.notes.append(
+                f"{n_bad:,} non-numeric values in column {col} ({_examples(self.raw[col], bad)}) "
+                "were read as 0."
+            )
+        return values
+
+    def _labels(self) -> None:
+        for fld, out in (("item_col", "item_id"), ("category_col", "category")):
+            col = self.col(fld)
+            if not col:
+                self.out[out] = pd.Series(np.nan, index=self.raw.index, dtype="str")
+                continue
+            values, how = _clean_ids(self.raw[col])
+            backup = category_fallback(self.raw, col) if out == "category" else None
+            if backup and backup != col:
+                values = values.fillna(_clean_ids(self.raw[backup])[0])
+                how += f", else {backup}"
+            self.out[out] = values
+            self.mapping.append((out, col + how))
+
+    def _check_population(self) -> None:
+        users = self.out["user_id"][self.keep]
+        if users.empty:
+            reasons = "; ".join(f"{n:,} {r}" for r, n in self.dropped.items())
+            self.problems.append(f"No usable rows remain ({reasons}). Check the column mapping.")
+        elif users.nunique() == 1:
+            self.problems.append(
+                f"Only one user ('{users.iloc[0]}') is in the data; churn needs many users. "
+                "Check that --user-col names the customer column."
+            )
+
+    def event_log(self) -> EventLog:
+        frame = pd.DataFrame(
+            {k: self.out[k] for k in ("user_id", "timestamp", "event_type", "amount")}
+            | {k: self.out[k] for k in ("item_id", "category")}
+        )
+        frame = frame.loc[self.keep]
+        frame = frame.sort_values(["user_id", "timestamp"], kind="stable").reset_index(drop=True)
+        report = ValidationReport(
+            rows_read=len(self.raw),
+            rows_kept=len(frame),
+            dropped=tuple(self.dropped.items()),
+            warnings=tuple(self.notes),
+            mapping=tuple(self.mapping),
+            layout=self.det.layout,
+        )
+        return EventLog(frame, report, self.has_amount)
+
+
+def _clean_ids(values: pd.Series) -> tuple[pd.Series, str]:
+    """Stripped text, blanks as NaN; ids written as floats ("17850.0") lose the ".0"."""
+    text = values.astype("str").str.strip()
+    text = text.where(text != "")
+    present = text.dropna()
+    if not present.empty and present.str.endswith(".0").all():
+        head = present.str[:-2]
+        if head.str.lstrip("-").str.isdigit().all():
+            return text.str[:-2], " (trailing '.0' removed)"
+    return text, ""
+
+
+def _to_number(values: pd.Series) -> pd.Series:
+    """Floats; retries failures without currency signs and spaces, and with the column's
+    separators read either as ``1.234,50`` (decimal comma) or ``1,234.50`` (thousands comma)."""
+    try:
+        return values.astype("float64")  # fast path (pyarrow cast) when every cell is a number
+    except (ValueError, TypeError):
+        nums = pd.to_numeric(values, errors="coerce").astype("float64")
+    retry = nums.isna() & values.notna()
+    if retry.any():
+        text = values[retry].astype("str").str.replace(r"[£$€¥\s\u00a0']", "", regex=True)
+        decimal_comma = text.str.contains(r",\d{1,2}$|,\d{4,}$|\.\d{3},\d+$").any()
+        if decimal_comma:
+            text = text.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
+        else:
+            text = text.str.replace(",", "", regex=False)
+        nums[retry] = pd.to_numeric(text, errors="coerce").astype("float64")
+    return nums
+
+
+def _examples(values: pd.Series, bad: np.ndarray, k: int = 2) -> str:
+    rows = np.flatnonzero(bad)[:k]
+    return "e.g. " + ", ".join(f"'{str(values.iloc[i])[:40]}' on row {i + 1}" for i in rows)
+
+
+def _find(raw: pd.DataFrame, normalised: str) -> str | None:
+    return next((str(c) for c in raw.columns if norm_name(c) == normalised), None)

@@ -1,0 +1,87 @@
+"""Labels: windows, eligibility, cutoffs, and what counts as activity."""
+
+import pandas as pd
+import pytest
+
+from churn_core.config import LabelSpec
+from churn_core.labels import build_labels, eligible_users, label_summary, training_cutoffs
+from tests.conftest import make_log
+
+T = pd.Timestamp("2024-03-01")
+
+
+def test_label_is_no_activity_in_window():
+    log = make_log([
+        ("stays", "2024-02-01", "purchase", 10),
+        ("stays", "2024-03-05", "view", 0),       # active inside [T, T+30)
+        ("churns", "2024-02-10", "purchase", 5),
+        ("churns", "2024-04-15", "purchase", 5),  # after the window: still churned
+        ("late", "2024-03-02", "purchase", 5),    # first event after T: not eligible
+    ])
+    y = build_labels(log, LabelSpec(horizon_days=30), T)
+    assert y.to_dict() == {"churns": 1, "stays": 0}
+
+
+def test_window_end_is_exclusive_and_gap_shifts_it():
+    log = make_log([("u", "2024-02-01", "view", 0), ("u", "2024-03-31", "view", 0),
+                    ("v", "2024-02-01", "view", 0), ("v", "2024-03-30", "view", 0)])
+    y = build_labels(log, LabelSpec(horizon_days=30), T)  # window [03-01, 03-31)
+    assert y.to_dict() == {"u": 1, "v": 0}
+    y_gap = build_labels(log, LabelSpec(horizon_days=30, gap_days=1), T)  # [03-02, 04-01)
+    assert y_gap.to_dict() == {"u": 0, "v": 0}
+
+
+def test_activity_events_restrict_what_counts():
+    log = make_log([("u", "2024-02-01", "purchase", 9), ("u", "2024-03-03", "view", 0)])
+    assert build_labels(log, LabelSpec(horizon_days=30), T)["u"] == 0
+    spec = LabelSpec(horizon_days=30, activity_events=("purchase",))
+    assert build_labels(log, spec, T)["u"] == 1
+
+
+def test_cancellations_are_not_activity():
+    log = make_log([("u", "2024-02-01", "purchase", 9), ("u", "2024-03-03", "cancel", -9),
+                    ("only_cancel", "2024-02-03", "cancel", -1)])
+    y = build_labels(log, LabelSpec(horizon_days=30), T)
+    assert y.to_dict() == {"u": 1}  # a cancel-only user is not an active user
+
+
+def test_active_within_days_limits_eligibility():
+    log = make_log([("old", "2023-06-01", "view", 0), ("recent", "2024-02-20", "view", 0)])
+    assert list(eligible_users(log, LabelSpec(), T)) == ["old", "recent"]
+    assert list(eligible_users(log, LabelSpec(active_within_days=30), T)) == ["recent"]
+
+
+def test_training_cutoffs_have_complete_windows():
+    log = make_log([("u", "2023-01-01", "view", 0), ("u", "2024-01-01", "view", 0)])
+    spec = LabelSpec(horizon_days=60, n_cutoffs=3, step_days=20)
+    as_of = pd.Timestamp("2024-01-02")
+    cuts = training_cutoffs(log, spec, as_of)
+    assert cuts == [as_of - pd.Timedelta(days=d) for d in (60, 80, 100)]
+    assert all(c + pd.Timedelta(days=60) <= as_of for c in cuts)
+    summary = label_summary(log, spec, as_of)
+    assert list(summary["cutoff"]) == cuts and (summary["eligible"] == 1).all()
+
+
+def test_cutoffs_before_the_log_are_skipped():
+    log = make_log([("u", "2024-01-01", "view", 0), ("u", "2024-01-20", "view", 0)])
+    assert training_cutoffs(log, LabelSpec(horizon_days=30), pd.Timestamp("2024-01-25")) == []
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"horizon_days": 0}, "between 1 and 365"), ({"horizon_days": 366}, "between 1 and 365"),
+    ({"gap_days": -1}, "gap_days"), ({"n_cutoffs": 0}, "n_cutoffs"),
+])
+def test_label_spec_rejects_bad_values(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        LabelSpec(**kwargs)
+
+
+def test_retail_label_counts_match_the_data_readme(retail_log):
+    """Figures published in ../shared/data/README.md (cutoff 2011-09-10, H = 90)."""
+    y = build_labels(retail_log, LabelSpec(horizon_days=90), pd.Timestamp("2011-09-10"))
+    assert (len(y), int(y.sum())) == (3370, 1451)
+
+
+def test_tmall_label_counts_match_the_data_readme(tmall_log):
+    y = build_labels(tmall_log, LabelSpec(horizon_days=31), pd.Timestamp("2013-07-16"))
+    assert (len(y), int(y.sum())) == (860, 53)
