@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import sys
 import time
 from dataclasses import replace
@@ -265,6 +266,11 @@ def cmd_score(args, say) -> int:
     as_of = _timestamp(args.as_of, "--as-of") or log.default_as_of()
     say("scoring", 0.5)
     scores, _ = score_users(model, log.before(as_of), as_of, cfg)
+    from churn_core.explain import explain_log
+
+    say("explaining (reason_1..reason_3)", 0.7)
+    reasons = explain_log(model, log.before(as_of), as_of, cfg).reasons
+    scores = scores.join(reasons, on="user_id")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix.lower() == ".xlsx":
@@ -285,14 +291,17 @@ def cmd_evaluate(args, say) -> int:
     )
     if args.json:
         for row in report.to_dict("records"):
-            print(
-                json.dumps(
-                    {k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()}
-                )
-            )
+            print(json.dumps({k: _json_value(v) for k, v in row.items()}))
     else:
         print(report.round(4).to_string(index=False))
     return 0
+
+
+def _json_value(v):
+    """Rounded floats; NaN (e.g. Brier of a pure ranking) as null, which JSON allows."""
+    if isinstance(v, float):
+        return None if math.isnan(v) else round(v, 4)
+    return v
 
 
 def cmd_explain(args, say) -> int:

@@ -73,10 +73,16 @@ def evaluate(
     )
     rows = []
 
-    def grade(name: str, users: np.ndarray, score: np.ndarray, seconds: float) -> None:
+    def grade(
+        name: str, users: np.ndarray, score: np.ndarray, seconds: float, is_probability: bool = True
+    ) -> None:
         s = pd.Series(score, index=pd.Index(users.astype(str))).reindex(truth.index)
         s = s.fillna(s.mean())
+        if not is_probability:  # a ranking only: grade its order, not its scale
+            s = s.rank(pct=True)
         m = score_metrics(truth.to_numpy(), s.to_numpy(), 0.5)
+        if not is_probability:
+            m["brier"] = float("nan")
         rows.append(
             {
                 "model": name,
@@ -133,6 +139,7 @@ def evaluate(
         sc.user_id,
         sc.X["recency_days"].to_numpy(),
         time.perf_counter() - t0,
+        is_probability=False,
     )
     t0 = time.perf_counter()
     tab = training_table(hist, spec, cutoffs, event_types)

@@ -8,6 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from churn_core.events import EventLog
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -37,13 +39,13 @@ def tmall_log(shared_data):
     from churn_core.validation import load_events
 
     return load_events(
-        shared_data / "tmall-brand-rec-2014" / "tmall_brand_rec_2014.csv.gz", SchemaConfig(year=2013)
+        shared_data / "tmall-brand-rec-2014" / "tmall_brand_rec_2014.csv.gz",
+        SchemaConfig(year=2013),
     )
 
 
-def make_log(rows: list[tuple]) -> "EventLog":  # noqa: F821
+def make_log(rows: list[tuple]) -> EventLog:
     """EventLog from (user, 'YYYY-MM-DD', event_type, amount) tuples."""
-    from churn_core.events import EventLog
 
     frame = pd.DataFrame(rows, columns=["user_id", "timestamp", "event_type", "amount"])
     return EventLog.from_frame(frame)

@@ -11,20 +11,28 @@ T = pd.Timestamp("2024-03-01")
 
 
 def test_label_is_no_activity_in_window():
-    log = make_log([
-        ("stays", "2024-02-01", "purchase", 10),
-        ("stays", "2024-03-05", "view", 0),       # active inside [T, T+30)
-        ("churns", "2024-02-10", "purchase", 5),
-        ("churns", "2024-04-15", "purchase", 5),  # after the window: still churned
-        ("late", "2024-03-02", "purchase", 5),    # first event after T: not eligible
-    ])
+    log = make_log(
+        [
+            ("stays", "2024-02-01", "purchase", 10),
+            ("stays", "2024-03-05", "view", 0),  # active inside [T, T+30)
+            ("churns", "2024-02-10", "purchase", 5),
+            ("churns", "2024-04-15", "purchase", 5),  # after the window: still churned
+            ("late", "2024-03-02", "purchase", 5),  # first event after T: not eligible
+        ]
+    )
     y = build_labels(log, LabelSpec(horizon_days=30), T)
     assert y.to_dict() == {"churns": 1, "stays": 0}
 
 
 def test_window_end_is_exclusive_and_gap_shifts_it():
-    log = make_log([("u", "2024-02-01", "view", 0), ("u", "2024-03-31", "view", 0),
-                    ("v", "2024-02-01", "view", 0), ("v", "2024-03-30", "view", 0)])
+    log = make_log(
+        [
+            ("u", "2024-02-01", "view", 0),
+            ("u", "2024-03-31", "view", 0),
+            ("v", "2024-02-01", "view", 0),
+            ("v", "2024-03-30", "view", 0),
+        ]
+    )
     y = build_labels(log, LabelSpec(horizon_days=30), T)  # window [03-01, 03-31)
     assert y.to_dict() == {"u": 1, "v": 0}
     y_gap = build_labels(log, LabelSpec(horizon_days=30, gap_days=1), T)  # [03-02, 04-01)
@@ -39,8 +47,13 @@ def test_activity_events_restrict_what_counts():
 
 
 def test_cancellations_are_not_activity():
-    log = make_log([("u", "2024-02-01", "purchase", 9), ("u", "2024-03-03", "cancel", -9),
-                    ("only_cancel", "2024-02-03", "cancel", -1)])
+    log = make_log(
+        [
+            ("u", "2024-02-01", "purchase", 9),
+            ("u", "2024-03-03", "cancel", -9),
+            ("only_cancel", "2024-02-03", "cancel", -1),
+        ]
+    )
     y = build_labels(log, LabelSpec(horizon_days=30), T)
     assert y.to_dict() == {"u": 1}  # a cancel-only user is not an active user
 
@@ -67,10 +80,15 @@ def test_cutoffs_before_the_log_are_skipped():
     assert training_cutoffs(log, LabelSpec(horizon_days=30), pd.Timestamp("2024-01-25")) == []
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"horizon_days": 0}, "between 1 and 365"), ({"horizon_days": 366}, "between 1 and 365"),
-    ({"gap_days": -1}, "gap_days"), ({"n_cutoffs": 0}, "n_cutoffs"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"horizon_days": 0}, "between 1 and 365"),
+        ({"horizon_days": 366}, "between 1 and 365"),
+        ({"gap_days": -1}, "gap_days"),
+        ({"n_cutoffs": 0}, "n_cutoffs"),
+    ],
+)
 def test_label_spec_rejects_bad_values(kwargs, match):
     with pytest.raises(ValueError, match=match):
         LabelSpec(**kwargs)

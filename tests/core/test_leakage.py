@@ -21,23 +21,32 @@ def _base_log(seed: int = 0, n_users: int = 300) -> EventLog:
         t = rng.uniform(0, 30)
         while t < stop:
             kind = rng.choice(["view", "cart", "purchase"], p=[0.7, 0.2, 0.1])
-            rows.append((f"u{u}", start + pd.Timedelta(days=t), kind,
-                         float(rng.gamma(2, 20)) if kind == "purchase" else 0.0))
+            rows.append(
+                (
+                    f"u{u}",
+                    start + pd.Timedelta(days=t),
+                    kind,
+                    float(rng.gamma(2, 20)) if kind == "purchase" else 0.0,
+                )
+            )
             t += rng.exponential(1 / rate)
-    return EventLog.from_frame(pd.DataFrame(rows, columns=["user_id", "timestamp", "event_type",
-                                                           "amount"]))
+    return EventLog.from_frame(
+        pd.DataFrame(rows, columns=["user_id", "timestamp", "event_type", "amount"])
+    )
 
 
 def _plant(log: EventLog, after: pd.Timestamp, n: int = 2000, seed: int = 1) -> EventLog:
     """Add events at or after ``after`` for existing and brand-new users."""
     rng = np.random.default_rng(seed)
     users = np.r_[log.frame["user_id"].unique()[:200], [f"new{i}" for i in range(50)]]
-    extra = pd.DataFrame({
-        "user_id": rng.choice(users, n),
-        "timestamp": after + pd.to_timedelta(rng.uniform(0, 200, n), unit="D"),
-        "event_type": rng.choice(["view", "purchase", "cart"], n),
-        "amount": rng.uniform(0, 500, n),
-    })
+    extra = pd.DataFrame(
+        {
+            "user_id": rng.choice(users, n),
+            "timestamp": after + pd.to_timedelta(rng.uniform(0, 200, n), unit="D"),
+            "event_type": rng.choice(["view", "purchase", "cart"], n),
+            "amount": rng.uniform(0, 500, n),
+        }
+    )
     extra.loc[0, "timestamp"] = after  # exactly at the cutoff counts as "after"
     return EventLog.from_frame(pd.concat([log.frame, extra], ignore_index=True))
 
@@ -59,8 +68,9 @@ def test_features_at_each_cutoff_ignore_later_events():
 def test_labels_ignore_events_after_their_window():
     log = _base_log()
     spec = LabelSpec(horizon_days=30)
-    for t in training_cutoffs(log, LabelSpec(horizon_days=30, n_cutoffs=4),
-                              pd.Timestamp("2024-01-01")):
+    for t in training_cutoffs(
+        log, LabelSpec(horizon_days=30, n_cutoffs=4), pd.Timestamp("2024-01-01")
+    ):
         planted = _plant(log, t + pd.Timedelta(days=30))
         pd.testing.assert_series_equal(build_labels(log, spec, t), build_labels(planted, spec, t))
 
