@@ -1,0 +1,68 @@
+"""3 · At-risk users: policy re-ranks stored scores; headline numbers, table, drill-down."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from ui import charts
+from ui.state import LOG, need_run
+from ui.targeting import current_targets, explanation_for, policy_widgets
+
+st.title("At-risk users")
+run = need_run()
+st.caption(f"Scores as of {run.metadata()['as_of']} · model {run.metadata()['model']}")
+policy_widgets(run)
+targets = current_targets(run)
+head = targets.headline()
+c = st.columns(4)
+c[0].metric("Users flagged", f"{int(head['flagged']):,}", f"of {len(run.scores):,}", "off")
+c[1].metric("Expected churners among them", f"{head['expected_churners']:,.0f}")
+c[2].metric("Expected false alarms", f"{head['expected_false_alarms']:,.0f}")
+if "value_at_risk" in head:
+    c[3].metric("Value at risk (horizon)", f"{head['value_at_risk']:,.0f}")
+
+query = st.text_input("Search user id", key="search", placeholder="e.g. 12345")
+users = targets.users
+if query:
+    users = users.loc[users["user_id"].str.contains(query.strip(), case=False, regex=False)]
+st.dataframe(
+    users,
+    hide_index=True,
+    height=420,
+    column_config={
+        "churn_probability": st.column_config.ProgressColumn(
+            "churn probability", min_value=0.0, max_value=1.0, format="%.3f"
+        ),
+        "percentile": st.column_config.NumberColumn("percentile", format="%.1f"),
+        "days_since_last_event": st.column_config.NumberColumn("days since last", format="%.0f"),
+        "value_at_risk": st.column_config.NumberColumn("value at risk", format="%.2f"),
+    },
+    key="at_risk_table",
+)
+
+
+@st.fragment
+def drill_down() -> None:
+    """One user's event timeline and explanation (reruns only this fragment)."""
+    st.subheader("One user")
+    ids = users["user_id"].head(500).tolist() or run.scores["user_id"].head(500).tolist()
+    uid = st.selectbox("User", ids, key="drill_user")
+    if uid is None:
+        return
+    row = run.scores.loc[run.scores["user_id"] == uid].iloc[0]
+    st.markdown(
+        f"**{uid}**: churn probability **{row['churn_probability']:.3f}** "
+        f"({row['risk_tier']} risk), last event {row['days_since_last_event']:.0f} days ago."
+    )
+    frame = st.session_state[LOG].frame
+    st.plotly_chart(charts.user_timeline(frame.loc[frame["user_id"] == uid]))
+    exp = explanation_for(run)
+    if exp is None:
+        st.caption("Compute explanations on the Explanations page to see why this user is at risk.")
+    elif uid in exp.values.index.astype(str):
+        wf = exp.waterfall(uid)
+        st.plotly_chart(charts.waterfall(wf.head(10), float(wf.attrs["base_value"])))
+        st.caption(f"Contributions in {exp.units}; the ten largest factors are shown.")
+
+
+drill_down()

@@ -1,0 +1,48 @@
+"""4 · Explanations: global SHAP drivers and drivers per risk tier."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import streamlit as st
+
+from ui import charts
+from ui.state import EXPLANATION, LOG, need_run
+from ui.targeting import explanation_for
+
+st.title("Explanations")
+run = need_run()
+if importlib.util.find_spec("churn_core.explain") is None:
+    st.info("Explanations are not available yet in this version of the core library.")
+    st.stop()
+
+exp = explanation_for(run)
+if exp is None:
+    st.write("SHAP values for the scored users (first use takes about 10–20 s).")
+    max_users = st.number_input(
+        "Users to explain (riskiest first, 0 = all)", 0, 100_000, 2000, key="explain_users"
+    )
+    if st.button("Compute explanations", type="primary", key="explain"):
+        from churn_core.explain import explain_run
+
+        with st.status("Explaining…", expanded=True) as status:
+            bar = st.progress(0.0, text="starting")
+            exp = explain_run(
+                run,
+                max_users=int(max_users) or None,
+                log=st.session_state[LOG],
+                progress=lambda s, f: bar.progress(min(max(f, 0.0), 1.0), text=s),
+            )
+            status.update(label="Explanations ready", state="complete")
+        st.session_state[EXPLANATION] = (run, exp)
+    else:
+        st.stop()
+
+left, right = st.columns(2)
+drivers = exp.global_drivers()
+left.plotly_chart(charts.drivers(drivers.head(15)))
+tiers = run.scores.set_index("user_id")["risk_tier"]
+by_tier = exp.drivers_by_tier(tiers)
+top = [f for f in drivers["factor"].head(15) if f in by_tier.columns]
+right.plotly_chart(charts.drivers_by_tier(by_tier[top].T))
+st.dataframe(drivers, hide_index=True)

@@ -1,0 +1,169 @@
+"""AppTest: every page runs; demo data -> train -> at-risk -> export; a bad upload is explained."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("streamlit")
+from streamlit.testing.v1 import AppTest  # noqa: E402
+
+PAGES = [
+    "pages/data.py",
+    "pages/model.py",
+    "pages/at_risk.py",
+    "pages/explanations.py",
+    "pages/export.py",
+]
+TIMEOUT = 60
+APP = str(Path(__file__).resolve().parents[2] / "app.py")
+
+
+def _app() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _metric(at: AppTest, label: str) -> str:
+    found = [m.value for m in at.metric if m.label == label]
+    assert found, f"no metric {label!r}; have {[m.label for m in at.metric]}"
+    return found[0]
+
+
+def _train(at: AppTest) -> AppTest:
+    at.switch_page("pages/model.py").run()
+    at.slider(key="cv_folds").set_value(2)
+    at.slider(key="horizon").set_value(60)
+    next(b for b in at.button if b.label == "Train").click().run()
+    assert not at.exception, at.exception
+    assert at.session_state["run"] is not None
+    return at
+
+
+@pytest.fixture(scope="module")
+def trained() -> AppTest:
+    return _train(_app())
+
+
+def test_demo_loaded_on_first_start():
+    at = _app()
+    log = at.session_state["log"]
+    assert log.n_users > 1000
+    assert _metric(at, "Users") == f"{log.n_users:,}"
+    assert len(at.get("plotly_chart")) == 2
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_runs_without_a_run(page):
+    at = _app()
+    at.switch_page(page).run()
+    assert not at.exception, at.exception
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_runs_after_training(trained, page):
+    trained.switch_page(page).run()
+    assert not trained.exception, trained.exception
+
+
+def test_training_shows_results_and_runs_table(trained):
+    trained.switch_page("pages/model.py").run()
+    run = trained.session_state["run"]
+    assert run.config.label.horizon_days == 60 and run.config.model.cv_folds == 2
+    assert float(_metric(trained, "CV ROC AUC")) == pytest.approx(
+        run.cv.summary.loc["roc_auc", "mean"], abs=1e-3
+    )
+    assert len(trained.get("plotly_chart")) >= 7
+    runs = trained.dataframe[-1].value
+    assert len(runs) == 1 and runs["horizon_days"].iloc[0] == 60
+
+
+def test_at_risk_headline_matches_scores(trained):
+    at = trained
+    at.switch_page("pages/at_risk.py").run()
+    run = at.session_state["run"]
+    at.radio(key="rule").set_value("probability").run()
+    at.slider(key="threshold").set_value(0.7).run()
+    assert not at.exception
+    p = run.scores["churn_probability"]
+    flagged = int((p >= 0.7).sum())
+    assert 0 < flagged < len(p)
+    assert _metric(at, "Users flagged") == f"{flagged:,}"
+    expected = p[p >= 0.7].sum()
+    assert _metric(at, "Expected churners among them") == f"{expected:,.0f}"
+    table = at.dataframe[0].value
+    assert len(table) == flagged
+    assert table["churn_probability"].min() >= 0.7
+    # top-K re-ranks from stored scores: the same run object, K rows
+    at.radio(key="rule").set_value("top_k").run()
+    at.number_input(key="top_k").set_value(25).run()
+    assert at.session_state["run"] is run
+    assert _metric(at, "Users flagged") == "25"
+    assert at.dataframe[0].value["user_id"].tolist() == run.scores["user_id"].head(25).tolist()
+
+
+def test_export_shows_downloads_and_keeps_run(trained):
+    at = trained
+    at.switch_page("pages/at_risk.py").run()
+    at.radio(key="rule").set_value("top_k").run()
+    at.number_input(key="top_k").set_value(40).run()
+    at.switch_page("pages/export.py").run()
+    assert not at.exception
+    buttons = at.get("download_button")
+    labels = [b.proto.label for b in buttons]
+    assert labels == ["Download CSV", "Download XLSX"]
+    assert _metric(at, "Users in the list") == "40"
+    run = at.session_state["run"]
+    at.run()  # a rerun (as after a download) keeps the trained run
+    assert at.session_state["run"] is run
+
+
+def test_bad_upload_lists_problems():
+    at = _app()
+    before = at.session_state["log"]
+    bad = b"customer,product\n1,a\n2,b\n3,c\n"
+    at.file_uploader(key="upload").upload("no_time.csv", bad, "text/csv").run()
+    assert not at.exception, at.exception
+    assert at.error, "expected an error box listing the problems"
+    text = at.error[0].value
+    assert "cannot be used" in text and "- " in text
+    assert "time" in text.lower()
+    assert "Traceback" not in text
+    assert at.session_state["log"] is before or at.session_state["log"].n_users == before.n_users
+
+
+def test_thin_definition_warns():
+    at = _app()
+    at.switch_page("pages/model.py").run()
+    at.slider(key="horizon").set_value(180).run()
+    at.number_input(key="n_cutoffs").set_value(1).run()
+    at.number_input(key="within").set_value(1).run()
+    assert not at.exception
+    assert at.warning or at.error
+
+
+def test_explanations_then_drill_down(trained):
+    at = trained
+    at.switch_page("pages/explanations.py").run()
+    assert not at.exception, at.exception
+    if not [b for b in at.button if b.label == "Compute explanations"]:
+        pytest.skip("churn_core.explain is not available in this checkout")
+    at.number_input(key="explain_users").set_value(300)
+    next(b for b in at.button if b.label == "Compute explanations").click().run()
+    assert not at.exception, at.exception
+    run, exp = at.session_state["explanation"]
+    assert run is at.session_state["run"] and len(exp.values) == 300
+    assert len(at.get("plotly_chart")) == 2
+    drivers = at.dataframe[0].value
+    assert drivers["mean_abs_shap"].is_monotonic_decreasing
+    at.switch_page("pages/at_risk.py").run()
+    at.radio(key="rule").set_value("top_k").run()
+    at.number_input(key="top_k").set_value(20).run()
+    assert not at.exception, at.exception
+    table = at.dataframe[0].value
+    assert {"reason_1", "reason_2", "reason_3"} <= set(table.columns)
+    assert table["reason_1"].notna().all()
+    assert len(at.get("plotly_chart")) == 2  # user timeline + waterfall

@@ -1,0 +1,1 @@
+"""Streamlit-side helpers: session state, cached loading and plotly figure builders."""

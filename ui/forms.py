@@ -1,0 +1,87 @@
+"""Widget groups that edit a copy of the ChurnConfig (no training happens here)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from churn_core.config import CLASSIFIERS, ENCODERS, ChurnConfig
+
+C_VALUES = (0.001, 0.003, 0.01, 0.02, 0.05, 0.1, 0.3, 1.0, 3.0, 10.0)
+
+
+def label_widgets(cfg: ChurnConfig, event_types: list[str]) -> ChurnConfig:
+    """Churn definition: horizon, activity event types, eligibility, cutoffs."""
+    spec = cfg.label
+    c = st.columns([2, 3, 2, 1])
+    horizon = c[0].slider(
+        "Horizon (days without activity = churn)", 7, 180, spec.horizon_days, key="horizon"
+    )
+    default = [e for e in (spec.activity_events or event_types) if e in event_types]
+    if spec.activity_events is None:
+        default = [e for e in default if e not in ("cancel", "return", "refund")] or event_types
+    acts = c[1].multiselect("Events that count as activity", event_types, default, key="acts")
+    within = c[2].number_input(
+        "Eligible: active within N days before cutoff (0 = any)",
+        0,
+        365,
+        spec.active_within_days or 0,
+        key="within",
+    )
+    n_cut = c[3].number_input("Cutoffs", 1, 12, spec.n_cutoffs, key="n_cutoffs")
+    return cfg.with_(
+        label={
+            "horizon_days": int(horizon),
+            "activity_events": tuple(acts) if acts else None,
+            "active_within_days": int(within) or None,
+            "n_cutoffs": int(n_cut),
+        }
+    )
+
+
+def model_widgets(cfg: ChurnConfig) -> ChurnConfig:
+    """Classifier, hyperparameters and encoder settings (inside the training form)."""
+    m, e = cfg.model, cfg.encoder
+    c = st.columns(4)
+    clf = c[0].selectbox("Classifier", CLASSIFIERS, CLASSIFIERS.index(m.classifier), key="clf")
+    C = c[1].select_slider(
+        "Regularisation C (logreg/svm)", C_VALUES, m.C if m.C in C_VALUES else 0.02, key="C"
+    )
+    folds = c[2].slider("CV folds", 2, 10, m.cv_folds, key="cv_folds")
+    depth = c[3].slider("Max depth (hgb/rf)", 2, 12, m.max_depth or 4, key="depth")
+    c = st.columns(4)
+    lr = c[0].select_slider(
+        "Learning rate (hgb)",
+        (0.01, 0.02, 0.05, 0.1, 0.2, 0.3),
+        m.learning_rate if m.learning_rate in (0.01, 0.02, 0.05, 0.1, 0.2, 0.3) else 0.05,
+        key="lr",
+    )
+    trees = c[1].slider("Trees / iterations (hgb/rf)", 50, 1000, m.n_estimators, 50, key="trees")
+    enc = c[2].selectbox("Sequence encoder", ENCODERS, ENCODERS.index(e.kind), key="enc")
+    balanced = c[3].checkbox("Balanced class weights", m.class_weight == "balanced", key="bal")
+    with st.expander("Encoder size and training (only used when an encoder is chosen)"):
+        c = st.columns(4)
+        hidden = c[0].select_slider("Hidden size", (32, 64, 128, 256), e.hidden_size, key="hid")
+        layers = c[1].slider("Layers", 1, 6, e.num_layers, key="layers")
+        epochs = c[2].slider("Epochs", 1, 20, e.epochs, key="epochs")
+        max_ev = c[3].select_slider(
+            "Max events per user", (32, 64, 128, 256, 512), e.max_events, key="max_ev"
+        )
+    return cfg.with_(
+        model={
+            "classifier": clf,
+            "C": float(C),
+            "cv_folds": int(folds),
+            "max_depth": int(depth),
+            "learning_rate": float(lr),
+            "n_estimators": int(trees),
+            "class_weight": "balanced" if balanced else None,
+        },
+        encoder={
+            "kind": enc,
+            "hidden_size": int(hidden),
+            "num_layers": int(layers),
+            "num_heads": 2,
+            "epochs": int(epochs),
+            "max_events": int(max_ev),
+        },
+    )
