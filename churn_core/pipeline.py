@@ -42,11 +42,11 @@ class ChurnRun:
     has_amount: bool = False
 
     def metadata(self) -> dict[str, str]:
-        m = self.config.model
+        m, enc = self.config.model, self.config.encoder.kind
         return {
             "as_of": f"{self.as_of:%Y-%m-%d %H:%M}",
             "horizon_days": str(self.config.label.horizon_days),
-            "model": f"{m.classifier} + {self.config.encoder.kind} encoder",
+            "model": m.classifier + ("" if enc == "none" else f" + {enc} encoder"),
             "cv_roc_auc": f"{self.cv.summary.loc['roc_auc', 'mean']:.3f}",
         }
 
