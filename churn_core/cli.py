@@ -8,6 +8,7 @@ import logging
 import math
 import sys
 import time
+import warnings
 from dataclasses import replace
 from pathlib import Path
 
@@ -316,6 +317,11 @@ def cmd_explain(args, say) -> int:
     return 0
 
 
+def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Auto-fixes worth knowing (e.g. an assumed year) as ``warning: …`` lines on stderr."""
+    print(f"warning: {message}", file=sys.stderr)
+
+
 COMMANDS = {
     "train": cmd_train,
     "score": cmd_score,
@@ -327,6 +333,7 @@ COMMANDS = {
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    warnings.showwarning = _one_line_warning
     say = _Progress(args.quiet)
     try:
         return COMMANDS[args.command](args, say)

@@ -106,7 +106,8 @@ class ModelConfig:
     """Classifier, its hyperparameters, calibration and validation."""
 
     classifier: str = "logreg"  # one of CLASSIFIERS; logreg won the out-of-time comparison
-    C: float = 0.02  # logreg / svm inverse regularisation (strong: few, correlated features)
+    C: float = 0.01  # logreg / svm inverse regularisation (strong: few, correlated features)
+    spline_knots: int = 4  # logreg / svm: spline basis per feature (GAM-style); 0 = linear
     max_depth: int | None = 4  # hgb / rf
     learning_rate: float = 0.05  # hgb
     n_estimators: int = 300  # hgb max_iter / rf trees
@@ -126,6 +127,10 @@ class ModelConfig:
         if self.calibration not in CALIBRATIONS:
             raise ValueError(
                 f"calibration must be one of {', '.join(CALIBRATIONS)}; got {self.calibration!r}."
+            )
+        if self.spline_knots and self.spline_knots < 2:
+            raise ValueError(
+                f"spline_knots must be 0 (off) or at least 2, got {self.spline_knots}."
             )
         if self.cv_folds < 2:
             raise ValueError(f"cv_folds must be at least 2, got {self.cv_folds}.")

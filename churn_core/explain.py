@@ -22,6 +22,7 @@ Users are explained in batches of :data:`BATCH` so memory stays flat.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -217,18 +218,25 @@ def explained_output(model, X: pd.DataFrame) -> np.ndarray:
     return model.raw(X)
 
 
+def _factor_of(column: str) -> str:
+    """The behaviour factor a transformed column belongs to (spline bases, embedding dims)."""
+    if column.startswith("emb_"):
+        return SEQUENCE_FACTOR
+    return re.sub(r"_sp_\d+$", "", column)
+
+
 def _grouping(names: Iterable[str]) -> tuple[list[str], np.ndarray]:
     """Factor names and the (n_columns x n_factors) 0/1 matrix summing columns into factors."""
     names = [str(n) for n in names]
     factors: list[str] = []
     for n in names:
-        f = SEQUENCE_FACTOR if n.startswith("emb_") else n
+        f = _factor_of(n)
         if f not in factors:
             factors.append(f)
     pos = {f: i for i, f in enumerate(factors)}
     G = np.zeros((len(names), len(factors)))
     for i, n in enumerate(names):
-        G[i, pos[SEQUENCE_FACTOR if n.startswith("emb_") else n]] = 1.0
+        G[i, pos[_factor_of(n)]] = 1.0
     return factors, G
 
 

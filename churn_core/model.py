@@ -18,7 +18,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassif
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import StandardScaler
+from sklearn.preprocessing import SplineTransformer, StandardScaler
 from sklearn.svm import LinearSVC
 from sklearn.utils.validation import check_is_fitted
 
@@ -112,7 +112,13 @@ def build_pipeline(
         parts.append(("seq", make_encoder(encoder_cfg), [SEQUENCE_COLUMN]))
     if kind in ("none", "hybrid"):
         if model_cfg.classifier in LINEAR or kind == "hybrid":
-            agg = Pipeline([("log", SignedLog1p()), ("scale", StandardScaler())])
+            steps = [("log", SignedLog1p()), ("scale", StandardScaler())]
+            if model_cfg.classifier in LINEAR and model_cfg.spline_knots:
+                # GAM-style: risk may rise non-linearly (e.g. with recency); still additive
+                steps.append(
+                    ("spline", SplineTransformer(n_knots=model_cfg.spline_knots, degree=2))
+                )
+            agg = Pipeline(steps)
         else:
             agg = "passthrough"
         parts.append(("agg", agg, list(agg_columns)))
