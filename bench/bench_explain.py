@@ -17,7 +17,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-RETAIL = Path("/work/shared/data/uci-online-retail/online_retail.csv.gz")
+RETAIL = (
+    Path(__file__).resolve().parents[2]
+    / "shared"
+    / "data"
+    / "uci-online-retail"
+    / "online_retail.csv.gz"
+)
 
 
 def _peak_mib() -> float:

@@ -307,7 +307,7 @@ def _json_value(v):
 
 def cmd_explain(args, say) -> int:
     from churn_core.bundle import load_model
-    from churn_core.explain import explain_user_text
+    from churn_core.explain_user import explain_user_text
 
     model, cfg, _ = load_model(args.model_dir)
     cfg = config_from_args(args, base=cfg)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -16,13 +15,14 @@ from churn_core.explain import (
     SEQUENCE_FACTOR,
     explain_model,
     explain_run,
-    explain_user_text,
     explained_output,
     sample_background,
 )
+from churn_core.explain_user import explain_user_text
 from churn_core.pipeline import train
+from tests.conftest import SHARED_DATA
 
-RETAIL = Path("/work/shared/data/uci-online-retail/online_retail.csv.gz")
+RETAIL = SHARED_DATA / "uci-online-retail" / "online_retail.csv.gz"
 AS_OF = pd.Timestamp("2024-07-01")
 
 

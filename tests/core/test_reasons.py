@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -11,8 +10,9 @@ import pytest
 
 from churn_core.config import ChurnConfig
 from churn_core.reasons import LOWERS, RAISES, REASON_COLUMNS, phrase, top_reasons
+from tests.conftest import SHARED_DATA
 
-RETAIL = Path("/work/shared/data/uci-online-retail/online_retail.csv.gz")
+RETAIL = SHARED_DATA / "uci-online-retail" / "online_retail.csv.gz"
 AS_OF = pd.Timestamp("2011-09-10")
 
 
