@@ -50,13 +50,17 @@ def save_model(
     encoder_slot = _encoder_slot(prep)
     if encoder_slot is not None:
         name, encoder, cols = prep.transformers_[encoder_slot]
+        template = prep.transformers[encoder_slot]
         encoder.save(out / "encoder")
-        prep.transformers_[encoder_slot] = (name, "drop", cols)  # placeholder while dumping
+        # placeholders while dumping: the encoder's own files hold it, not skops
+        prep.transformers_[encoder_slot] = (name, "drop", cols)
+        prep.transformers[encoder_slot] = (name, "drop", template[2])
     try:
         sio.dump(pipe, out / "pipeline.skops")
     finally:
         if encoder_slot is not None:
             prep.transformers_[encoder_slot] = (name, encoder, cols)
+            prep.transformers[encoder_slot] = template
     manifest = {
         "format_version": FORMAT_VERSION,
         "config": config.to_dict(),
@@ -106,7 +110,9 @@ def load_model(directory: str | Path) -> tuple[ChurnModel, ChurnConfig, dict]:
     if enc:
         prep = pipe.named_steps["prep"]
         name, _, cols = prep.transformers_[enc["slot"]]
-        prep.transformers_[enc["slot"]] = (name, _load_encoder(enc["class"], d / "encoder"), cols)
+        encoder = _load_encoder(enc["class"], d / "encoder")
+        prep.transformers_[enc["slot"]] = (name, encoder, cols)
+        prep.transformers[enc["slot"]] = (name, encoder, prep.transformers[enc["slot"]][2])
     config = ChurnConfig.from_dict(_json_config(manifest["config"]))
     model = ChurnModel(
         pipeline=pipe,

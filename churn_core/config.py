@@ -89,7 +89,9 @@ class EncoderConfig:
     epochs: int = 3
     batch_size: int = 64
     learning_rate: float = 1e-3
-    max_train_users: int = 20_000
+    max_train_users: int = 4_000  # users sampled for self-supervised pre-training
+    objective: str = "mlm+coles"  # masked-event modelling, plus CoLES contrastive views
+    pooling: str = "cls"  # "cls" summary token or "mean"
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -97,6 +99,10 @@ class EncoderConfig:
             raise ValueError(
                 f"encoder kind must be one of {', '.join(ENCODERS)}; got {self.kind!r}."
             )
+        if self.objective not in ("mlm", "mlm+coles"):
+            raise ValueError(f"encoder objective must be mlm or mlm+coles; got {self.objective!r}.")
+        if self.pooling not in ("cls", "mean"):
+            raise ValueError(f"encoder pooling must be cls or mean; got {self.pooling!r}.")
         if self.hidden_size % self.num_heads:
             raise ValueError("encoder hidden_size must be a multiple of num_heads.")
 

@@ -94,6 +94,8 @@ def make_encoder(cfg: EncoderConfig) -> BaseEstimator:
         batch_size=cfg.batch_size,
         learning_rate=cfg.learning_rate,
         max_train_users=cfg.max_train_users,
+        objective=cfg.objective,
+        pooling=cfg.pooling,
         seed=cfg.seed,
     )
 

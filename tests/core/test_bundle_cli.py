@@ -184,3 +184,30 @@ def test_scores_are_deterministic(small_log):
     a = train(small_log, cfg, AS_OF).scores["churn_probability"].to_numpy()
     b = train(small_log, cfg, AS_OF).scores["churn_probability"].to_numpy()
     np.testing.assert_array_equal(a, b)
+
+
+TINY_ENCODER = {
+    "hidden_size": 16,
+    "num_layers": 1,
+    "num_heads": 1,
+    "intermediate_size": 32,
+    "max_events": 16,
+    "epochs": 1,
+    "max_train_users": 200,
+    "batch_size": 32,
+}
+
+
+def test_bundle_with_a_transformer_encoder_reloads_identically(small_log, tmp_path):
+    cfg = ChurnConfig().with_(
+        label={"horizon_days": 30, "n_cutoffs": 2},
+        model={"cv_folds": 2},
+        encoder={"kind": "hybrid", **TINY_ENCODER},
+    )
+    run = train(small_log, cfg, AS_OF)
+    save_model(run.model, run.config, tmp_path, as_of=AS_OF, metrics={}, threshold=run.threshold)
+    assert (tmp_path / "encoder" / "model.safetensors").is_file()
+    assert not list(tmp_path.rglob("*.pkl")) and not list(tmp_path.rglob("*.bin"))
+    model, config, _ = load_model(tmp_path)
+    again, _ = score_users(model, small_log.before(AS_OF), AS_OF, config)
+    pd.testing.assert_frame_equal(again, run.scores, atol=1e-6)
