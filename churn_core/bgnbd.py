@@ -15,6 +15,8 @@ from scipy.special import gammaln
 
 log = logging.getLogger(__name__)
 
+MAX_FIT_USERS = 5_000
+
 
 def _neg_log_likelihood(log_params: np.ndarray, x: np.ndarray, tx: np.ndarray, T: np.ndarray):
     r, alpha, a, b = np.exp(log_params)

@@ -344,3 +344,6 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, FileNotFoundError, IsADirectoryError, PermissionError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # e.g. `... | head`: the reader left; nothing to report
+        sys.stderr.close()
+        return 0

@@ -103,9 +103,7 @@ def evaluate(
             ),
             (
                 "transformer + logreg",
-                config.with_(
-                    model={"classifier": "logreg", "C": 1.0}, encoder={"kind": "transformer"}
-                ),
+                config.with_(model={"classifier": "logreg"}, encoder={"kind": "transformer"}),
             ),
             (
                 "hybrid",
@@ -116,9 +114,7 @@ def evaluate(
             rungs.append(
                 (
                     "text model + logreg",
-                    config.with_(
-                        model={"classifier": "logreg", "C": 1.0}, encoder={"kind": "text"}
-                    ),
+                    config.with_(model={"classifier": "logreg"}, encoder={"kind": "text"}),
                 )
             )
     for i, (name, cfg) in enumerate(rungs):

@@ -48,7 +48,7 @@ def make_classifier(cfg: ModelConfig) -> BaseEstimator:
     """The classifier named in the config, with its hyperparameters."""
     cw = cfg.class_weight
     if cfg.classifier == "logreg":
-        return LogisticRegression(C=cfg.C, class_weight=cw, max_iter=2000)
+        return LogisticRegression(C=cfg.C, class_weight=cw, max_iter=2000, tol=1e-3)
     if cfg.classifier == "svm":
         return LinearSVC(C=cfg.C, class_weight=cw, max_iter=5000, random_state=cfg.seed)
     if cfg.classifier == "hgb":

@@ -112,19 +112,21 @@ def train(
     timings["features"] = time.perf_counter() - t0
 
     model_cfg = config.model
+    # big logs: validate on a sample of whole users; the final model still sees every row
+    sample = table.sample_users(model_cfg.max_cv_rows, model_cfg.seed)
     search_results = None
     if model_cfg.search:
         say("hyperparameter search", 0.2)
-        model_cfg, search_results = search(table, model_cfg, enc)
+        model_cfg, search_results = search(sample, model_cfg, enc)
         config = replace(config, model=model_cfg)
     t1 = time.perf_counter()
     cv, calibrator = cross_validate(
-        table, model_cfg, enc, progress=lambda s, f: say(s, 0.25 + 0.4 * f)
+        sample, model_cfg, enc, progress=lambda s, f: say(s, 0.25 + 0.4 * f)
     )
     timings["cross_validation"] = time.perf_counter() - t1
     say("out-of-time backtest", 0.65)
     t1 = time.perf_counter()
-    oot = backtest(table, model_cfg, enc, spec.horizon_days)
+    oot = backtest(sample, model_cfg, enc, spec.horizon_days)
     timings["backtest"] = time.perf_counter() - t1
     say("final model", 0.8)
     t1 = time.perf_counter()

@@ -30,6 +30,17 @@ class FeatureTable:
     def feature_names(self) -> list[str]:
         return [c for c in self.X.columns if c != SEQUENCE_COLUMN]
 
+    def sample_users(self, max_rows: int, seed: int = 0) -> FeatureTable:
+        """At most about ``max_rows`` rows, keeping or dropping whole users (for CV on big logs)."""
+        if len(self.user_id) <= max_rows:
+            return self
+        codes, users = pd.factorize(self.user_id)  # hash-based: np.isin on strings is slow
+        rng = np.random.default_rng(seed)
+        n_keep = int(len(users) * max_rows / len(self.user_id))
+        keep = np.zeros(len(users), dtype=bool)
+        keep[rng.choice(len(users), size=n_keep, replace=False)] = True
+        return self.take(np.flatnonzero(keep[codes]))
+
     def take(self, rows: np.ndarray) -> FeatureTable:
         y = None if self.y is None else self.y[rows]
         X = self.X.iloc[rows].reset_index(drop=True)

@@ -135,3 +135,12 @@ def test_train_scores_every_user_seen_before_as_of():
     assert flagged.headline()["expected_churners"] == pytest.approx(
         run.scores["churn_probability"].head(10).sum()
     )
+
+
+def test_sample_users_keeps_whole_users_and_caps_rows():
+    table = _table(n=2000)
+    small = table.sample_users(500, seed=0)
+    assert 300 <= len(small.y) <= 700
+    kept = set(small.user_id)
+    assert np.isin(table.user_id, list(kept)).sum() == len(small.y)  # every row of a kept user
+    assert table.sample_users(5000) is table
