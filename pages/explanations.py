@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
-
 import streamlit as st
 
+from churn_core.explain import explain_run
 from ui import charts
 from ui.state import EXPLANATION, LOG, need_run
 from ui.targeting import explanation_for
 
 st.title("Explanations")
 run = need_run()
-if importlib.util.find_spec("churn_core.explain") is None:
-    st.info("Explanations are not available yet in this version of the core library.")
-    st.stop()
-
 exp = explanation_for(run)
 if exp is None:
     st.write("SHAP values for the scored users (first use takes about 10–20 s).")
@@ -23,8 +18,6 @@ if exp is None:
         "Users to explain (riskiest first, 0 = all)", 0, 100_000, 2000, key="explain_users"
     )
     if st.button("Compute explanations", type="primary", key="explain"):
-        from churn_core.explain import explain_run
-
         with st.status("Explaining…", expanded=True) as status:
             bar = st.progress(0.0, text="starting")
             exp = explain_run(
@@ -45,4 +38,5 @@ tiers = run.scores.set_index("user_id")["risk_tier"]
 by_tier = exp.drivers_by_tier(tiers)
 top = [f for f in drivers["factor"].head(15) if f in by_tier.columns]
 right.plotly_chart(charts.drivers_by_tier(by_tier[top].T))
+st.plotly_chart(charts.beeswarm(exp.values, exp.data, list(drivers["factor"].head(10))))
 st.dataframe(drivers, hide_index=True)

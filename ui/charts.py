@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
@@ -176,3 +177,43 @@ def waterfall(contrib: pd.DataFrame, base: float) -> go.Figure:
         )
     )
     return _style(fig, "Why this user", max(300, 28 * (len(contrib) + 1)))
+
+
+def beeswarm(
+    values: pd.DataFrame, data: pd.DataFrame, factors: list[str], max_users: int = 2000
+) -> go.Figure:
+    """Beeswarm-style SHAP view: one dot per user and factor, coloured by the feature's rank."""
+    users = values.index[:max_users]
+    rng = np.random.default_rng(0)
+    parts = []
+    for i, f in enumerate(reversed(factors)):
+        shap = values.loc[users, f].to_numpy(dtype=float)
+        raw = data.loc[users, f] if f in data else pd.Series(np.nan, index=users)
+        parts.append(
+            pd.DataFrame(
+                {
+                    "factor": f,
+                    "row": i + rng.uniform(-0.3, 0.3, len(users)),
+                    "shap": shap,
+                    "value rank": pd.to_numeric(raw, errors="coerce").rank(pct=True).to_numpy(),
+                }
+            )
+        )
+    df = pd.concat(parts, ignore_index=True)
+    fig = px.scatter(
+        df,
+        x="shap",
+        y="row",
+        color="value rank",
+        hover_data=["factor"],
+        color_continuous_scale="RdBu_r",
+        opacity=0.6,
+    )
+    fig.update_traces(marker={"size": 4})
+    fig.update_yaxes(
+        tickvals=list(range(len(factors))), ticktext=list(reversed(factors)), title=None
+    )
+    fig.update_xaxes(title="contribution to churn score (SHAP)")
+    return _style(
+        fig, "Each user's contributions (red: high feature value)", max(320, 30 * len(factors))
+    )

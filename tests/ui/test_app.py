@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 pytest.importorskip("streamlit")
@@ -145,18 +148,26 @@ def test_thin_definition_warns():
     assert at.warning or at.error
 
 
+def _n_points(xs) -> int:
+    """Length of a plotly data array, plain list or typed ({dtype, bdata} base64)."""
+    if isinstance(xs, dict):
+        return len(base64.b64decode(xs["bdata"])) // np.dtype(xs["dtype"]).itemsize
+    return len(xs)
+
+
 def test_explanations_then_drill_down(trained):
     at = trained
     at.switch_page("pages/explanations.py").run()
     assert not at.exception, at.exception
-    if not [b for b in at.button if b.label == "Compute explanations"]:
-        pytest.skip("churn_core.explain is not available in this checkout")
     at.number_input(key="explain_users").set_value(300)
     next(b for b in at.button if b.label == "Compute explanations").click().run()
     assert not at.exception, at.exception
     run, exp = at.session_state["explanation"]
     assert run is at.session_state["run"] and len(exp.values) == 300
-    assert len(at.get("plotly_chart")) == 2
+    charts = at.get("plotly_chart")
+    assert len(charts) == 3  # drivers, drivers per tier, beeswarm
+    swarm = json.loads(charts[2].proto.spec)["data"][0]
+    assert _n_points(swarm["x"]) == 300 * min(10, exp.values.shape[1])  # a dot per user/factor
     drivers = at.dataframe[0].value
     assert drivers["mean_abs_shap"].is_monotonic_decreasing
     at.switch_page("pages/at_risk.py").run()
