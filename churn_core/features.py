@@ -59,13 +59,6 @@ def pick_event_types(frame: pd.DataFrame) -> tuple[str, ...]:
     return tuple(sorted(counts.index[:MAX_TYPE_FEATURES].tolist()))
 
 
-def type_feature_names(event_types: tuple[str, ...]) -> list[str]:
-    out = []
-    for t in event_types:
-        out += [f"n_{t}", f"n_{t}_30d", f"days_since_{t}"]
-    return out
-
-
 def describe(name: str) -> str:
     """Plain-language description of a feature name."""
     if name in DESCRIPTIONS:

@@ -174,10 +174,3 @@ def score_users(
     feats = table.X.drop(columns=["sequence"], errors="ignore").iloc[order].reset_index(drop=True)
     feats.insert(0, "user_id", scores["user_id"].to_numpy())
     return scores, feats
-
-
-def churn_truth(log_: EventLog, config: ChurnConfig, cutoff: pd.Timestamp) -> pd.Series:
-    """What really happened after ``cutoff``: 1 = no qualifying activity in the window."""
-    from churn_core.labels import build_labels
-
-    return build_labels(log_, config.label, cutoff)
