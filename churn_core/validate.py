@@ -9,7 +9,6 @@ import numpy as np
 import pandas as pd
 from sklearn.base import clone
 from sklearn.metrics import log_loss, roc_auc_score
-from sklearn.model_selection import StratifiedGroupKFold
 
 from churn_core.config import EncoderConfig, ModelConfig
 from churn_core.metrics import Curves, ValidationResult, max_f1_threshold, score_metrics
@@ -20,11 +19,22 @@ log = logging.getLogger(__name__)
 
 
 def _folds(table: FeatureTable, n_folds: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Stratified folds grouped by user: a user's rows (all cutoffs) stay in one fold."""
+    """Stratified folds grouped by user: a user's rows (all cutoffs) stay in one fold.
+
+    Users are stratified by their share of churned rows and dealt round-robin into folds
+    in a seeded random order within each stratum; vectorised, unlike StratifiedGroupKFold,
+    whose per-group search takes seconds on tens of thousands of users.
+    """
     n_pos = int(table.y.sum())
     k = max(2, min(n_folds, n_pos, len(table.y) - n_pos))
-    cv = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
-    return list(cv.split(table.X, table.y, groups=table.user_id))
+    codes, users = pd.factorize(table.user_id)
+    rate = np.bincount(codes, weights=table.y, minlength=len(users)) / np.bincount(codes)
+    shuffle = np.random.default_rng(seed).random(len(users))
+    order = np.lexsort((shuffle, rate))  # by churn share, ties in random order
+    fold_of_user = np.empty(len(users), dtype=np.int64)
+    fold_of_user[order] = np.arange(len(users)) % k
+    fold = fold_of_user[codes]
+    return [(np.flatnonzero(fold != i), np.flatnonzero(fold == i)) for i in range(k)]
 
 
 def out_of_fold_scores(

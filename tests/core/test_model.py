@@ -40,7 +40,9 @@ def test_every_classifier_learns_the_signal_and_is_calibrated(classifier):
     cfg = ModelConfig(classifier=classifier, n_estimators=100, cv_folds=3)
     result, _ = cross_validate(table, cfg)
     auc = result.summary.loc["roc_auc", "mean"]
-    assert auc > 0.8, auc
+    X = table.X  # the true churn logit gives the best ROC-AUC any model can reach here
+    oracle = roc_auc_score(table.y, 0.06 * X["recency_days"] - 0.004 * X["monetary"])
+    assert auc > oracle - 0.03, (auc, oracle)
     # calibrated: Brier beats the constant "base rate" forecast by a wide margin
     base = np.mean((table.y - table.y.mean()) ** 2)
     assert result.summary.loc["brier", "mean"] < 0.8 * base
