@@ -36,11 +36,11 @@ from churn_core.layouts import (
     DetectedSchema,
     category_fallback,
     detect_schema,
-    norm_name,
     normalise_events,
 )
 from churn_core.loading import read_events
 from churn_core.timestamps import DAYS_SINCE_PRIOR, parse_timestamps, relative_timeline
+from churn_core.values import clean_ids, example_rows, find_column, to_number
 
 __all__ = ["DetectedSchema", "detect_schema", "load_events", "validate_events"]
 
@@ -120,7 +120,7 @@ class _Validation:
     def number(self, col: str) -> pd.Series:
         """``col`` as floats (NaN where not a number), converted once."""
         if col not in self.numbers:
-            self.numbers[col] = _to_number(self.raw[col])
+            self.numbers[col] = to_number(self.raw[col])
         return self.numbers[col]
 
     # -- the rules ---------------------------------------------------------------------
@@ -184,7 +184,7 @@ class _Validation:
 
     def _users(self) -> None:
         col = self.col("user_col")
-        users, how = _clean_ids(self.raw[col])
+        users, how = clean_ids(self.raw[col])
         self.drop(users.isna().to_numpy(), f"missing user id (column {col} empty)")
         self.out["user_id"] = users
         self.mapping.append(("user_id", col + how))
@@ -204,7 +204,7 @@ class _Validation:
         self.notes += parsed.warnings
         bad = parsed.values.isna().to_numpy() & self.keep
         n_bad, n_all = int(bad.sum()), int(self.keep.sum())
-        examples = _examples(text, bad)
+        examples = example_rows(text, bad)
         fix = (
             "Pass --time-format (e.g. '%d/%m/%Y %H:%M', 'epoch_s', 'epoch_ms') or choose "
             "another column with --time-col."
@@ -227,7 +227,7 @@ class _Validation:
         self._check_time_range(parsed.values, col)
 
     def _relative_timestamps(self, col: str) -> None:
-        order, hour = _find(self.raw, "ordernumber"), _find(self.raw, "orderhourofday")
+        order, hour = find_column(self.raw, "ordernumber"), find_column(self.raw, "orderhourofday")
         order_values = self.raw[order] if order else pd.Series(np.arange(len(self.raw)))
         users = self.out.get("user_id", self.raw[self.col("user_col") or col])
         hours = self.raw[hour] if hour else None
@@ -325,15 +325,15 @@ class _Validation:
         present = self.raw[col].notna().to_numpy() & self.keep
         bad = present & values.isna().to_numpy()
         n_bad, n_present = int(bad.sum()), int(present.sum())
+        shown = example_rows(self.raw[col], bad) if n_bad else ""
         if n_bad and n_bad * 2 > n_present:
             self.problems.append(
                 f"Column {col} is not numeric in {n_bad:,} of {n_present:,} rows "
-                f"({_examples(self.raw[col], bad)}). Choose another column with {FLAGS[fld]}."
+                f"({shown}). Choose another column with {FLAGS[fld]}."
             )
         elif n_bad:
             self.notes.append(
-                f"{n_bad:,} non-numeric values in column {col} ({_examples(self.raw[col], bad)}) "
-                "were read as 0."
+                f"{n_bad:,} non-numeric values in column {col} ({shown}) were read as 0."
             )
         return values
 
@@ -343,10 +343,10 @@ class _Validation:
             if not col:
                 self.out[out] = pd.Series(np.nan, index=self.raw.index, dtype="str")
                 continue
-            values, how = _clean_ids(self.raw[col])
+            values, how = clean_ids(self.raw[col])
             backup = category_fallback(self.raw, col) if out == "category" else None
             if backup and backup != col:
-                values = values.fillna(_clean_ids(self.raw[backup])[0])
+                values = values.fillna(clean_ids(self.raw[backup])[0])
                 how += f", else {backup}"
             self.out[out] = values
             self.mapping.append((out, col + how))
@@ -378,43 +378,3 @@ class _Validation:
             layout=self.det.layout,
         )
         return EventLog(frame, report, self.has_amount)
-
-
-def _clean_ids(values: pd.Series) -> tuple[pd.Series, str]:
-    """Stripped text, blanks as NaN; ids written as floats ("17850.0") lose the ".0"."""
-    text = values.astype("str").str.strip()
-    text = text.where(text != "")
-    present = text.dropna()
-    if not present.empty and present.str.endswith(".0").all():
-        head = present.str[:-2]
-        if head.str.lstrip("-").str.isdigit().all():
-            return text.str[:-2], " (trailing '.0' removed)"
-    return text, ""
-
-
-def _to_number(values: pd.Series) -> pd.Series:
-    """Floats; retries failures without currency signs and spaces, and with the column's
-    separators read either as ``1.234,50`` (decimal comma) or ``1,234.50`` (thousands comma)."""
-    try:
-        return values.astype("float64")  # fast path (pyarrow cast) when every cell is a number
-    except (ValueError, TypeError):
-        nums = pd.to_numeric(values, errors="coerce").astype("float64")
-    retry = nums.isna() & values.notna()
-    if retry.any():
-        text = values[retry].astype("str").str.replace(r"[£$€¥\s\u00a0']", "", regex=True)
-        decimal_comma = text.str.contains(r",\d{1,2}$|,\d{4,}$|\.\d{3},\d+$").any()
-        if decimal_comma:
-            text = text.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
-        else:
-            text = text.str.replace(",", "", regex=False)
-        nums[retry] = pd.to_numeric(text, errors="coerce").astype("float64")
-    return nums
-
-
-def _examples(values: pd.Series, bad: np.ndarray, k: int = 2) -> str:
-    rows = np.flatnonzero(bad)[:k]
-    return "e.g. " + ", ".join(f"'{str(values.iloc[i])[:40]}' on row {i + 1}" for i in rows)
-
-
-def _find(raw: pd.DataFrame, normalised: str) -> str | None:
-    return next((str(c) for c in raw.columns if norm_name(c) == normalised), None)
