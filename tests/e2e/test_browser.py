@@ -9,6 +9,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -20,7 +21,11 @@ pytestmark = pytest.mark.browser
 REPO = Path(__file__).resolve().parents[2]
 SHARED = Path(os.environ.get("CHURN_SHARED_DATA", REPO.parent / "shared" / "data"))
 UPLOAD = SHARED / "tmall-brand-rec-2014" / "tmall_brand_rec_2014.csv.gz"
-SHOTS = REPO / "docs" / "screenshots"
+# Refresh the README's pictures with CHURN_SCREENSHOTS_DIR=docs/screenshots; by default a
+# test run writes them to a temporary folder and leaves the working tree clean.
+SHOTS = Path(
+    os.environ.get("CHURN_SCREENSHOTS_DIR", Path(tempfile.gettempdir()) / "churn-screenshots")
+)
 ARGS = [
     "--headless",
     "--no-sandbox",
