@@ -6,10 +6,8 @@ import streamlit as st
 
 from churn_core.config import SchemaConfig
 from churn_core.errors import EventDataError
-from churn_core.loading import read_events
-from churn_core.validation import detect_schema
 from ui import charts
-from ui.state import DATA_NAME, LOG, PROBLEMS, show_problems, try_load
+from ui.state import DATA_NAME, LOG, PROBLEMS, detect_mapping, show_problems, try_load
 
 FIELDS = {
     "user_col": "User id",
@@ -37,13 +35,12 @@ else:
         st.session_state["upload_id"] = upload.file_id
         try_load(data, upload.name, SchemaConfig())
     try:
-        raw = read_events(data, name=upload.name)
+        columns, det = detect_mapping(data, upload.name)
     except EventDataError as err:
-        raw = None
+        columns = None
         st.session_state[PROBLEMS] = list(err.problems)
-    if raw is not None:
-        det = detect_schema(raw, SchemaConfig())
-        cols = [AUTO, *map(str, raw.columns)]
+    if columns is not None:
+        cols = [AUTO, *columns]
         with st.form("mapping"):
             st.markdown(f"**Column mapping** (detected layout: `{det.layout}`)")
             grid = st.columns(4)

@@ -13,7 +13,8 @@ import streamlit as st
 from churn_core.config import ChurnConfig, SchemaConfig
 from churn_core.errors import EventDataError
 from churn_core.events import EventLog
-from churn_core.validation import load_events
+from churn_core.loading import read_events
+from churn_core.validation import DetectedSchema, detect_schema, load_events
 
 # Keys in st.session_state.
 LOG, DATA_NAME, CONFIG, RUN, RUNS, POLICY, EXPLANATION, PROBLEMS = (
@@ -42,6 +43,13 @@ def parse_events(data: bytes, name: str, schema_fields: tuple[tuple[str, Any], .
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # auto-fixes are listed in report.warnings
         return load_events(data, SchemaConfig(**dict(schema_fields)), name=name)
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def detect_mapping(data: bytes, name: str) -> tuple[list[str], DetectedSchema]:
+    """The upload's columns and what auto-detection made of them (small, so cheap to cache)."""
+    raw = read_events(data, name=name)
+    return [str(c) for c in raw.columns], detect_schema(raw, SchemaConfig())
 
 
 def schema_key(schema: SchemaConfig) -> tuple[tuple[str, Any], ...]:
