@@ -9,7 +9,6 @@ import math
 import sys
 import time
 import warnings
-from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -259,18 +258,22 @@ def cmd_train(args, say) -> int:
 
 def cmd_score(args, say) -> int:
     from churn_core.bundle import load_model
-    from churn_core.pipeline import score_users
+    from churn_core.explain import explain_model, sample_background
+    from churn_core.pipeline import score_table
+    from churn_core.table import scoring_table
 
     model, cfg, _ = load_model(args.model_dir)
-    cfg = config_from_args(args, base=replace(cfg, schema=cfg.schema))
+    cfg = config_from_args(args, base=cfg)
     log = _load(args, cfg.schema, say)
     as_of = _timestamp(args.as_of, "--as-of") or log.default_as_of()
     say("scoring", 0.5)
-    scores, _ = score_users(model, log.before(as_of), as_of, cfg)
-    from churn_core.explain import explain_log
-
+    table = scoring_table(
+        log.before(as_of), as_of, model.event_types, model.max_events, cfg.label.horizon_days
+    )
+    scores, _ = score_table(model, table, cfg, log.has_amount, as_of)
     say("explaining (reason_1..reason_3)", 0.7)
-    reasons = explain_log(model, log.before(as_of), as_of, cfg).reasons
+    ids = pd.Index(table.user_id.astype(str))
+    reasons = explain_model(model, table.X, ids, sample_background(table.X)).reasons
     scores = scores.join(reasons, on="user_id")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

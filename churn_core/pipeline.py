@@ -164,11 +164,22 @@ def score_users(
     table = scoring_table(
         log_, as_of, model.event_types, model.max_events, config.label.horizon_days
     )
+    return score_table(model, table, config, log_.has_amount, as_of)
+
+
+def score_table(
+    model: ChurnModel,
+    table: FeatureTable,
+    config: ChurnConfig,
+    has_amount: bool,
+    as_of: pd.Timestamp,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``score_users`` on an already built scoring table (so callers can reuse the table)."""
     if len(table.X) == 0:
         raise EventDataError([f"No events before {as_of:%Y-%m-%d}: there is nobody to score."])
     prob = model.predict_proba(table.X)
     scores = score_frame(
-        table.user_id, prob, table.X, config.targeting, config.label.horizon_days, log_.has_amount
+        table.user_id, prob, table.X, config.targeting, config.label.horizon_days, has_amount
     )
     order = pd.Index(table.user_id.astype(str)).get_indexer(scores["user_id"])
     feats = table.X.drop(columns=["sequence"], errors="ignore").iloc[order].reset_index(drop=True)
