@@ -21,8 +21,8 @@ from churn_core.features import pick_event_types
 from churn_core.labels import build_labels, label_summary, training_cutoffs
 from churn_core.metrics import score_metrics
 from churn_core.model import SignedLog1p
-from churn_core.pipeline import Progress, check_trainable, score_users
-from churn_core.table import scoring_table, training_table
+from churn_core.pipeline import Progress, check_trainable, score_table
+from churn_core.table import FeatureTable, scoring_table, training_table
 from churn_core.validate import cross_validate, fit_final
 
 RFM_COLUMNS = [
@@ -58,6 +58,8 @@ def evaluate(
 
     ``ladder`` adds: aggregates + gradient boosting, Transformer embedding + logistic
     regression, hybrid, and the text model (when ``config.encoder.path`` is set).
+    ``seconds`` is each model's fit and scoring time; the feature tables are built once
+    per sequence length and shared, so their cost is not in it.
     """
     say = progress or (lambda s, f: None)
     cutoff = pd.Timestamp(cutoff)
@@ -66,11 +68,18 @@ def evaluate(
     spec = config.label
     event_types = pick_event_types(hist.frame)
     cutoffs = training_cutoffs(hist, spec, cutoff)
-    check_trainable(
-        training_table(hist, spec, cutoffs[:1], event_types),
-        label_summary(hist, spec, cutoff),
-        spec.horizon_days,
-    )
+    # training and scoring tables per sequence length, built once and shared by every rung
+    tables: dict[int | None, tuple[FeatureTable, FeatureTable]] = {}
+
+    def tables_for(max_events: int | None) -> tuple[FeatureTable, FeatureTable]:
+        if max_events not in tables:
+            tables[max_events] = (
+                training_table(hist, spec, cutoffs, event_types, max_events),
+                scoring_table(hist, cutoff, event_types, max_events, spec.horizon_days),
+            )
+        return tables[max_events]
+
+    check_trainable(tables_for(None)[0], label_summary(hist, spec, cutoff), spec.horizon_days)
     rows = []
 
     def grade(
@@ -95,7 +104,6 @@ def evaluate(
 
     rungs = [("project", config)]
     if ladder:
-        base_model = config.model
         rungs += [
             (
                 "aggregates + hgb",
@@ -105,10 +113,7 @@ def evaluate(
                 "transformer + logreg",
                 config.with_(model={"classifier": "logreg"}, encoder={"kind": "transformer"}),
             ),
-            (
-                "hybrid",
-                replace(config, model=base_model, encoder=replace(config.encoder, kind="hybrid")),
-            ),
+            ("hybrid", config.with_(encoder={"kind": "hybrid"})),
         ]
         if config.encoder.path:
             rungs.append(
@@ -120,7 +125,9 @@ def evaluate(
     for i, (name, cfg) in enumerate(rungs):
         say(f"training {name}", i / (len(rungs) + 1))
         t0 = time.perf_counter()
-        users, score = _forecast(hist, cfg, cutoff, cutoffs, event_types)
+        enc = cfg.encoder
+        train_tab, score_tab = tables_for(enc.max_events if enc.kind != "none" else None)
+        users, score = _forecast(train_tab, score_tab, cfg, event_types, hist.has_amount, cutoff)
         label = (
             name
             if name != "project"
@@ -129,7 +136,7 @@ def evaluate(
         grade(label, users, score, time.perf_counter() - t0)
 
     t0 = time.perf_counter()
-    sc = scoring_table(hist, cutoff, event_types, None, spec.horizon_days)
+    tab, sc = tables_for(None)
     grade(
         "baseline: recency alone",
         sc.user_id,
@@ -138,7 +145,6 @@ def evaluate(
         is_probability=False,
     )
     t0 = time.perf_counter()
-    tab = training_table(hist, spec, cutoffs, event_types)
     rfm = make_pipeline(SignedLog1p(), StandardScaler(), LogisticRegression(max_iter=2000))
     rfm.fit(tab.X[RFM_COLUMNS], tab.y)
     grade(
@@ -152,17 +158,17 @@ def evaluate(
 
 
 def _forecast(
-    hist: EventLog,
+    table: FeatureTable,
+    scoring: FeatureTable,
     cfg: ChurnConfig,
-    cutoff: pd.Timestamp,
-    cutoffs: list[pd.Timestamp],
     event_types: tuple[str, ...],
-):
+    has_amount: bool,
+    cutoff: pd.Timestamp,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Fit ``cfg`` on ``table``, score ``scoring``: (user ids, churn probabilities)."""
     enc: EncoderConfig = cfg.encoder
     model_cfg: ModelConfig = cfg.model
-    max_events = enc.max_events if enc.kind != "none" else None
-    table = training_table(hist, cfg.label, cutoffs, event_types, max_events)
     _, calibrator = cross_validate(table, replace(model_cfg, cv_folds=3), enc)
     model = fit_final(table, model_cfg, enc, calibrator, event_types)
-    scores, _ = score_users(model, hist, cutoff, cfg)
+    scores, _ = score_table(model, scoring, cfg, has_amount, cutoff)
     return scores["user_id"].to_numpy(), scores["churn_probability"].to_numpy()

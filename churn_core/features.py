@@ -122,8 +122,7 @@ def aggregate_features(
     n_gaps = _count(gcode, n)
     mean_gap = np.divide(_sum(gcode, gaps, n), n_gaps, out=np.full(n, np.nan), where=n_gaps > 0)
     sq = np.divide(_sum(gcode, gaps**2, n), n_gaps, out=np.full(n, np.nan), where=n_gaps > 0)
-    # single-day users: no gap observed yet; use their tenure-free prior of the horizon scale
-    f["mean_gap_days"] = np.where(n_gaps > 0, mean_gap, np.nan)
+    f["mean_gap_days"] = mean_gap  # NaN until a second active day; filled with tenure below
     f["std_gap_days"] = np.nan_to_num(np.sqrt(np.maximum(sq - mean_gap**2, 0.0)))
     f["max_gap_days"] = _max(gcode, gaps, n, np.nan)
     f["overdue_ratio"] = f["recency_days"] / (np.nan_to_num(mean_gap, nan=f["tenure_days"]) + 1.0)
