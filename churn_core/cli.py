@@ -72,6 +72,13 @@ def _label_flags(p: argparse.ArgumentParser, required: bool) -> None:
     p.add_argument("--classifier", choices=CLASSIFIERS, help="default: logreg")
     p.add_argument("--encoder", choices=ENCODERS, help="sequence encoder (default: none)")
     p.add_argument("--encoder-path", metavar="DIR", help="local text-model folder (--encoder text)")
+    p.add_argument(
+        "--finetune-epochs",
+        type=int,
+        metavar="N",
+        help="after self-supervised pre-training, fine-tune the Transformer on the churn label "
+        "for up to N epochs with early stopping (default 0: off)",
+    )
     p.add_argument("--seed", type=int, help="random seed (default 0)")
 
 
@@ -184,6 +191,8 @@ def config_from_args(args: argparse.Namespace, base: ChurnConfig | None = None) 
         encoder["kind"] = args.encoder
     if getattr(args, "encoder_path", None):
         encoder["path"] = args.encoder_path
+    if getattr(args, "finetune_epochs", None) is not None:
+        encoder["finetune_epochs"] = args.finetune_epochs
     if getattr(args, "seed", None) is not None:
         model["seed"] = encoder["seed"] = args.seed
     return cfg.with_(schema=schema, label=label, model=model, encoder=encoder)

@@ -92,6 +92,7 @@ class EncoderConfig:
     max_train_users: int = 4_000  # users sampled for self-supervised pre-training
     objective: str = "mlm+coles"  # masked-event modelling, plus CoLES contrastive views
     pooling: str = "cls"  # "cls" summary token or "mean"
+    finetune_epochs: int = 0  # supervised fine-tuning on the churn label (0 = off)
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -105,6 +106,10 @@ class EncoderConfig:
             raise ValueError(f"encoder pooling must be cls or mean; got {self.pooling!r}.")
         if self.hidden_size % self.num_heads:
             raise ValueError("encoder hidden_size must be a multiple of num_heads.")
+        if self.finetune_epochs < 0:
+            raise ValueError(
+                f"encoder finetune_epochs must be 0 (off) or more, got {self.finetune_epochs}."
+            )
 
 
 @dataclass(frozen=True)

@@ -47,7 +47,7 @@ logger = logging.getLogger(__name__)
 OBJECTIVES = ("mlm", "mlm+coles")
 POOLINGS = ("cls", "mean")
 FORMAT = "churn_core.BehaviorEncoder"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the churn head of supervised fine-tuning
 _META = "encoder.json"
 _HEADS = "encoder_heads.safetensors"
 Progress = Callable[[str, float], None]
@@ -78,6 +78,8 @@ class BehaviorEncoder(TransformerMixin, BaseEstimator):
         max_train_users: int = 4000,
         objective: str = "mlm+coles",
         pooling: str = "cls",
+        finetune_epochs: int = 0,
+        finetune_patience: int = 2,
         n_category_buckets: int = 256,
         embed_batch_size: int = 256,
         seed: int = 0,
@@ -96,6 +98,8 @@ class BehaviorEncoder(TransformerMixin, BaseEstimator):
         self.max_train_users = max_train_users
         self.objective = objective
         self.pooling = pooling
+        self.finetune_epochs = finetune_epochs
+        self.finetune_patience = finetune_patience
         self.n_category_buckets = n_category_buckets
         self.embed_batch_size = embed_batch_size
         self.seed = seed
@@ -131,6 +135,9 @@ class BehaviorEncoder(TransformerMixin, BaseEstimator):
                 n_category_buckets=self.n_category_buckets,
             )
             self.history_ = self._pretrain(train, rng)
+            self.finetune_history_ = []
+            if y is not None and int(self.finetune_epochs) > 0:
+                self.finetune_history_ = self._finetune(seqs, np.asarray(y), rng)
         self.model_.eval()
         return self
 
@@ -236,8 +243,9 @@ class BehaviorEncoder(TransformerMixin, BaseEstimator):
                 f"hidden_size ({self.hidden_size}) must be a multiple of num_heads "
                 f"({self.num_heads})."
             )
-        for name in ("max_events", "epochs", "batch_size", "max_train_users", "embed_batch_size"):
-            if int(getattr(self, name)) < (0 if name == "epochs" else 1):
+        names = ("max_events", "epochs", "batch_size", "max_train_users", "embed_batch_size")
+        for name in (*names, "finetune_epochs", "finetune_patience"):
+            if int(getattr(self, name)) < (0 if name.endswith("epochs") else 1):
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}.")
 
     def _batch(self, seqs: Sequence[EventSequence]) -> PaddedBatch:
@@ -281,6 +289,92 @@ class BehaviorEncoder(TransformerMixin, BaseEstimator):
             logger.info("encoder pretrain epoch %d/%d: %s", epoch + 1, self.epochs, record)
         self._report(f"encoder: pretrain epoch {self.epochs}/{self.epochs}", 1.0)
         return history
+
+    def _finetune(
+        self, seqs: list[EventSequence], y: np.ndarray, rng: np.random.Generator
+    ) -> list[dict]:
+        """Supervised fine-tuning on the churn label with early stopping.
+
+        A stratified 15 % of the rows is held out; after every epoch its log-loss is
+        measured and the best weights so far are kept; training stops after
+        ``finetune_patience`` epochs without improvement. At most
+        ``4 * max_train_users`` rows are used.
+        """
+        y = y.astype(np.float32)
+        rows = np.arange(len(seqs))
+        cap = 4 * int(self.max_train_users)
+        if len(rows) > cap:
+            rows = np.sort(rng.choice(rows, size=cap, replace=False))
+        val = np.zeros(len(rows), dtype=bool)
+        for cls in (0, 1):
+            members = np.flatnonzero(y[rows] == cls)
+            n_val = int(round(0.15 * len(members)))
+            val[rng.choice(members, size=n_val, replace=False)] = True
+        if val.all() or not val.any() or len(np.unique(y[rows[val]])) < 2:
+            logger.info("fine-tuning skipped: too few labelled rows for a validation split")
+            return []
+        tr, va = rows[~val], rows[val]
+        model = self.model_
+        opt = torch.optim.AdamW(model.parameters(), lr=self.learning_rate * 0.5, weight_decay=0.01)
+        lengths = np.fromiter((min(len(seqs[i]), self.max_events) for i in tr), int, len(tr))
+        bce = torch.nn.functional.binary_cross_entropy_with_logits
+        best, best_state, history, waited = np.inf, None, [], 0
+        for epoch in range(int(self.finetune_epochs)):
+            self._report(
+                f"encoder: fine-tune epoch {epoch + 1}/{self.finetune_epochs}",
+                epoch / self.finetune_epochs,
+            )
+            start, losses = time.perf_counter(), []
+            model.train()
+            for idx in _length_batches(lengths, self.batch_size, rng):
+                batch = self._batch([seqs[tr[i]] for i in idx])
+                logit = model.churn_head(
+                    pool(model.hidden_states(batch), batch.attention_mask, self.pooling)
+                )
+                loss = bce(logit[:, 0], torch.from_numpy(y[tr[idx]]))
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                opt.step()
+                losses.append(float(loss.detach()))
+            val_loss = self._churn_loss([seqs[i] for i in va], y[va])
+            record = {
+                "epoch": epoch + 1,
+                "loss": float(np.mean(losses)),
+                "val_loss": val_loss,
+                "seconds": time.perf_counter() - start,
+            }
+            history.append(record)
+            logger.info("encoder fine-tune epoch %d: %s", epoch + 1, record)
+            if val_loss < best - 1e-4:
+                best, waited = val_loss, 0
+                best_state = copy.deepcopy(model.state_dict())
+            else:
+                waited += 1
+                if waited >= int(self.finetune_patience):
+                    break
+        if best_state is not None:
+            model.load_state_dict(best_state)
+        return history
+
+    def _churn_loss(self, seqs: list[EventSequence], y: np.ndarray) -> float:
+        """Mean log-loss of the churn head on ``seqs`` (evaluation mode, no gradients)."""
+        model = self.model_
+        model.eval()
+        total = 0.0
+        with torch.inference_mode():
+            for i in range(0, len(seqs), self.embed_batch_size):
+                batch = self._batch(seqs[i : i + self.embed_batch_size])
+                logit = model.churn_head(
+                    pool(model.hidden_states(batch), batch.attention_mask, self.pooling)
+                )[:, 0]
+                target = torch.from_numpy(y[i : i + self.embed_batch_size])
+                total += float(
+                    torch.nn.functional.binary_cross_entropy_with_logits(
+                        logit, target, reduction="sum"
+                    )
+                )
+        return total / max(len(seqs), 1)
 
     def _step_loss(self, seqs: list[EventSequence], rng: np.random.Generator) -> torch.Tensor:
         model = self.model_

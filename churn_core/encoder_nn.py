@@ -237,6 +237,7 @@ class BehaviorModel(nn.Module):
         self.type_head = nn.Linear(hidden, n_types)
         self.gap_head = nn.Linear(hidden, TIME_IDS)
         self.projection = nn.Linear(hidden, hidden)
+        self.churn_head = nn.Linear(hidden, 1)  # supervised fine-tuning (optional)
 
     def hidden_states(self, batch: PaddedBatch) -> torch.Tensor:
         out = self.bert(inputs_embeds=self.embed(batch), attention_mask=batch.attention_mask)

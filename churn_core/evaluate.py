@@ -35,6 +35,7 @@ RFM_COLUMNS = [
     "events_90d",
     "overdue_ratio",
 ]
+LADDER_FINETUNE_EPOCHS = 8  # the fine-tuned rung, when the config does not set its own
 REPORT_COLUMNS = [
     "model",
     "n",
@@ -57,7 +58,8 @@ def evaluate(
     """One row per model (project first, then baselines) graded on what happened after ``cutoff``.
 
     ``ladder`` adds: aggregates + gradient boosting, Transformer embedding + logistic
-    regression, hybrid, and the text model (when ``config.encoder.path`` is set).
+    regression (self-supervised only, then also fine-tuned on the churn label), hybrid,
+    and the text model (when ``config.encoder.path`` is set).
     ``seconds`` is each model's fit and scoring time; the feature tables are built once
     per sequence length and shared, so their cost is not in it.
     """
@@ -111,7 +113,20 @@ def evaluate(
             ),
             (
                 "transformer + logreg",
-                config.with_(model={"classifier": "logreg"}, encoder={"kind": "transformer"}),
+                config.with_(
+                    model={"classifier": "logreg"},
+                    encoder={"kind": "transformer", "finetune_epochs": 0},
+                ),
+            ),
+            (
+                "transformer fine-tuned + logreg",
+                config.with_(
+                    model={"classifier": "logreg"},
+                    encoder={
+                        "kind": "transformer",
+                        "finetune_epochs": config.encoder.finetune_epochs or LADDER_FINETUNE_EPOCHS,
+                    },
+                ),
             ),
             ("hybrid", config.with_(encoder={"kind": "hybrid"})),
         ]

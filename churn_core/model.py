@@ -96,6 +96,7 @@ def make_encoder(cfg: EncoderConfig) -> BaseEstimator:
         max_train_users=cfg.max_train_users,
         objective=cfg.objective,
         pooling=cfg.pooling,
+        finetune_epochs=cfg.finetune_epochs,
         seed=cfg.seed,
     )
 

@@ -66,6 +66,13 @@ def model_widgets(cfg: ChurnConfig) -> ChurnConfig:
         max_ev = c[3].select_slider(
             "Max events per user", (32, 64, 128, 256, 512), e.max_events, key="max_ev"
         )
+        finetune = st.slider(
+            "Fine-tune epochs on the churn label (0 = self-supervised only; early stopping)",
+            0,
+            20,
+            e.finetune_epochs,
+            key="finetune",
+        )
     return cfg.with_(
         model={
             "classifier": clf,
@@ -83,5 +90,6 @@ def model_widgets(cfg: ChurnConfig) -> ChurnConfig:
             "num_heads": 2,
             "epochs": int(epochs),
             "max_events": int(max_ev),
+            "finetune_epochs": int(finetune),
         },
     )

@@ -220,11 +220,35 @@ def test_progress_threads_and_objectives(data: tuple) -> None:
     assert {c[2] for c in calls} == {1} and torch.get_num_threads() == before
 
 
+def test_finetuning_learns_the_label_with_early_stopping(data: tuple) -> None:
+    """The fine-tuned churn head ranks held-out users; an untrained head would not."""
+    _, frame, y = data
+    train = np.arange(len(frame)) % 3 != 0
+    calls: list[str] = []
+    params = {**TINY, "learning_rate": 1e-2}  # a few hundred rows: few steps per epoch
+    enc = BehaviorEncoder(
+        **params, finetune_epochs=40, finetune_patience=3, progress=lambda s, f: calls.append(s)
+    )
+    enc.fit(frame[train], y[train].to_numpy())
+    with torch.no_grad():
+        logit = enc.model_.churn_head(torch.from_numpy(enc.transform(frame[~train])))[:, 0]
+    auc = roc_auc_score(y[~train], logit.numpy())
+    assert auc > 0.8, f"fine-tuned churn head: held-out ROC-AUC {auc:.3f}"
+    # early stopping: it stopped `patience` epochs after the best validation loss
+    val = [h["val_loss"] for h in enc.finetune_history_]
+    assert len(val) < 40 and int(np.argmin(val)) == len(val) - 1 - 3
+    assert any(s.startswith("encoder: fine-tune epoch 1/") for s in calls)
+    # without labels there is nothing to fine-tune on: pre-training only
+    assert BehaviorEncoder(**TINY, finetune_epochs=3).fit(frame).finetune_history_ == []
+
+
 def test_bad_parameters_are_explained(data: tuple) -> None:
     with pytest.raises(ValueError, match="objective"):
         BehaviorEncoder(objective="bert").fit(data[1])
     with pytest.raises(ValueError, match="multiple of num_heads"):
         BehaviorEncoder(hidden_size=10, num_heads=3).fit(data[1])
+    with pytest.raises(ValueError, match="finetune_epochs"):
+        BehaviorEncoder(finetune_epochs=-1).fit(data[1])
     with pytest.raises(ValueError, match="not EventSequence"):
         BehaviorEncoder(**TINY).fit(pd.DataFrame({"sequence": [1, 2]}))
 
