@@ -153,9 +153,7 @@ class BehaviorEncoder(TransformerMixin, BaseEstimator):
         with _threads(self.n_threads), torch.inference_mode():
             for i in range(0, len(order), step):
                 idx = order[i : i + step]
-                batch = self._batch([seqs[j] for j in idx])
-                hidden = self.model_.hidden_states(batch)
-                out[idx] = pool(hidden, batch.attention_mask, self.pooling).float().numpy()
+                out[idx] = self._pooled(self._batch([seqs[j] for j in idx])).float().numpy()
                 if self.progress is not None and (i // step) % self.progress_every == 0:
                     self.progress("encoder: embedding", min(1.0, (i + step) / len(order)))
         return out
@@ -250,6 +248,12 @@ class BehaviorEncoder(TransformerMixin, BaseEstimator):
 
     def _batch(self, seqs: Sequence[EventSequence]) -> PaddedBatch:
         return PaddedBatch.from_numpy(self._arrays(seqs))
+
+    def _pooled(self, batch: PaddedBatch) -> torch.Tensor:
+        """Pooled output in inference mode (``[CLS]`` through the shortcut of ``summary``)."""
+        if self.pooling == "cls":
+            return self.model_.summary(batch)
+        return pool(self.model_.hidden_states(batch), batch.attention_mask, self.pooling)
 
     def _arrays(self, seqs: Sequence[EventSequence]) -> dict[str, np.ndarray]:
         index = pd.Index(self.vocab_, dtype=object)
@@ -361,14 +365,11 @@ class BehaviorEncoder(TransformerMixin, BaseEstimator):
         """Mean log-loss of the churn head on ``seqs`` (evaluation mode, no gradients)."""
         model = self.model_
         model.eval()
-        total = 0.0
+        total, step = 0.0, int(self.embed_batch_size)
         with torch.inference_mode():
-            for i in range(0, len(seqs), self.embed_batch_size):
-                batch = self._batch(seqs[i : i + self.embed_batch_size])
-                logit = model.churn_head(
-                    pool(model.hidden_states(batch), batch.attention_mask, self.pooling)
-                )[:, 0]
-                target = torch.from_numpy(y[i : i + self.embed_batch_size])
+            for i in range(0, len(seqs), step):
+                logit = model.churn_head(self._pooled(self._batch(seqs[i : i + step])))[:, 0]
+                target = torch.from_numpy(y[i : i + step])
                 total += float(
                     torch.nn.functional.binary_cross_entropy_with_logits(
                         logit, target, reduction="sum"

@@ -243,6 +243,38 @@ class BehaviorModel(nn.Module):
         out = self.bert(inputs_embeds=self.embed(batch), attention_mask=batch.attention_mask)
         return out.last_hidden_state
 
+    def summary(self, batch: PaddedBatch) -> torch.Tensor:
+        """The ``[CLS]`` output only, ``(B, hidden)``: equal to ``hidden_states(batch)[:, 0]``.
+
+        Inference shortcut: the last layer computes keys and values for every event but
+        the attention, feed-forward block and layer norms for the ``[CLS]`` query alone,
+        which removes about 40 % of the work of a 2-layer encoder. Uses the BERT modules
+        themselves (so a quantized copy stays quantized); eval mode only (no dropout).
+        """
+        bert = self.bert
+        h = bert.embeddings(inputs_embeds=self.embed(batch))
+        mask = batch.attention_mask.bool()[:, None, None, :]  # (B, 1, 1, L): True = attend
+        layers = bert.encoder.layer
+        for layer in layers[:-1]:
+            h = layer(h, mask)
+        last = layers[-1]
+        att = last.attention.self
+        b, n, d = len(h), att.num_attention_heads, att.attention_head_size
+
+        def heads(x: torch.Tensor) -> torch.Tensor:
+            return x.view(b, -1, n, d).transpose(1, 2)
+
+        cls = h[:, :1]
+        ctx = nn.functional.scaled_dot_product_attention(
+            heads(att.query(cls)),
+            heads(att.key(h)),
+            heads(att.value(h)),
+            attn_mask=mask,
+            scale=att.scaling,
+        )
+        a = last.attention.output(ctx.transpose(1, 2).reshape(b, 1, n * d), cls)
+        return last.output(last.intermediate(a), a)[:, 0]
+
     def heads_state_dict(self) -> dict[str, torch.Tensor]:
         """Everything but the BERT weights (saved next to ``save_pretrained``)."""
         return {k: v for k, v in self.state_dict().items() if not k.startswith("bert.")}

@@ -192,6 +192,18 @@ def test_save_load_gives_identical_embeddings(fitted, data, tmp_path) -> None:
         BehaviorEncoder.load(tmp_path / "missing")
 
 
+def test_cls_shortcut_equals_the_full_forward_pass(data: tuple) -> None:
+    """``summary`` (last layer for ``[CLS]`` only) gives the full model's ``[CLS]`` output."""
+    enc = BehaviorEncoder(**{**TINY, "num_layers": 2}, seed=0).fit(data[1])
+    seqs = list(data[1]["sequence"].iloc[:50]) + [EventSequence.empty()]
+    seqs = [s.tail(k % 33) for k, s in enumerate(seqs)]  # ragged lengths, 0 to 32
+    batch = enc._batch(seqs)
+    with torch.inference_mode():
+        full = enc.model_.hidden_states(batch)[:, 0]
+        fast = enc.model_.summary(batch)
+    torch.testing.assert_close(fast, full, atol=1e-5, rtol=1e-5)
+
+
 def test_quantized_encoder_is_close_to_fp32(fitted, data) -> None:
     q = fitted.quantize()
     assert q.quantized_ and not fitted.quantized_
