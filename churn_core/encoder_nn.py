@@ -3,6 +3,7 @@
 Tokens are laid out newest first after a ``[CLS]`` summary token, so BERT's position ``k``
 means "the k-th most recent event". Times are measured in hours and bucketed on a log
 scale; they also enter continuously (``log1p(hours) / 12``) through a small projection.
+One event is one (timestamp, type) of the user (see ``EventSequence``): an order, not its lines.
 
 Importing this module sets ``OMP_WAIT_POLICY=PASSIVE`` unless the environment already sets
 it (it only takes effect when torch is not imported yet): with the default spinning policy,

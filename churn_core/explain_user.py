@@ -37,15 +37,8 @@ def sequence_occlusion(
         masks = [(f"all '{t}' events", seq.event_type != t) for t in np.unique(seq.event_type)]
         masks += [(f"events in the last {w} days", seq.age_days >= w) for w in windows]
         for label, keep in masks:
-            cat = None if seq.category is None else seq.category[keep]
             new = row.copy()
-            new[SEQUENCE_COLUMN] = EventSequence(
-                seq.event_type[keep],
-                seq.age_days[keep],
-                seq.gap_days[keep],
-                seq.amount[keep],
-                cat,
-            )
+            new[SEQUENCE_COLUMN] = seq.select(keep)
             variants.append(new)
             meta.append((uid, label, int((~keep).sum()), base[i]))
     cols = ["user_id", "removed", "n_removed", "churn_probability", "change"]

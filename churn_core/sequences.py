@@ -19,12 +19,16 @@ NO_PREVIOUS_GAP = -1.0  # gap_days of a user's very first event (no previous eve
 class EventSequence:
     """One user's most recent events before one cutoff, oldest first.
 
-    ``age_days`` is ``cutoff - timestamp`` in days (always > 0). ``gap_days`` is the time
-    since the user's previous event, measured on the full history before truncation to
-    ``max_events``; a user's very first event has ``gap_days == -1``. ``amount`` is 0 where
-    unknown. ``category`` is ``None`` when the log has no category column; inside an
-    array, a missing category is ``None``. Compared and hashed by identity (``eq=False``),
-    so pandas can hold, hash and copy the cells.
+    One event is one (timestamp, event type) of the user: rows of the raw log that share
+    both (the lines of one order, a day's views in a log with day-resolution dates) are
+    merged, their ``amount`` summed and their number kept in ``count``. ``age_days`` is
+    ``cutoff - timestamp`` in days (always > 0). ``gap_days`` is the time since the
+    user's previous event, measured on the full history before truncation to
+    ``max_events``; a user's very first event has ``gap_days == -1``. ``amount`` is 0
+    where unknown. ``category`` (the first merged row's) is ``None`` when the log has no
+    category column; inside an array, a missing category is ``None``. ``count`` ``None``
+    means one row per event. Compared and hashed by identity (``eq=False``), so pandas
+    can hold, hash and copy the cells.
     """
 
     event_type: np.ndarray
@@ -32,6 +36,7 @@ class EventSequence:
     gap_days: np.ndarray
     amount: np.ndarray
     category: np.ndarray | None = None
+    count: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.event_type)
@@ -42,14 +47,22 @@ class EventSequence:
 
     def slice(self, start: int, stop: int) -> EventSequence:
         """Events ``start:stop`` (positions in oldest-first order)."""
-        cat = None if self.category is None else self.category[start:stop]
+        return self.select(slice(start, stop))
+
+    def select(self, which: slice | np.ndarray) -> EventSequence:
+        """The events at ``which`` (a slice, a boolean mask or positions), every field kept."""
         return EventSequence(
-            self.event_type[start:stop],
-            self.age_days[start:stop],
-            self.gap_days[start:stop],
-            self.amount[start:stop],
-            cat,
+            self.event_type[which],
+            self.age_days[which],
+            self.gap_days[which],
+            self.amount[which],
+            None if self.category is None else self.category[which],
+            None if self.count is None else self.count[which],
         )
+
+    def counts(self) -> np.ndarray:
+        """Raw rows merged into each event (ones when ``count`` is ``None``)."""
+        return np.ones(len(self), np.int32) if self.count is None else self.count
 
     @staticmethod
     def empty(with_category: bool = False) -> EventSequence:
@@ -88,8 +101,21 @@ def build_sequences(
     ts = events["timestamp"].to_numpy(dtype="datetime64[ns]")
     pos = _positions(events["user_id"], uniq)
     idx = np.flatnonzero((pos >= 0) & (ts < cutoff64))  # never look at or after the cutoff
-    order = idx[_group_time_order(pos[idx], ts[idx])]
-    pos_s, ts_s = pos[order], ts[order]
+    type_code = pd.factorize(events["event_type"], sort=True)[0]  # ties: by type name
+    order = idx[_event_order(pos[idx], ts[idx], type_code[idx])]
+    if "amount" in events.columns:
+        amount = events["amount"].to_numpy(dtype=np.float64, na_value=0.0)[order]
+        amount = np.where(np.isfinite(amount), amount, 0.0)
+    else:
+        amount = np.zeros(len(order))
+    # One event per (user, timestamp, type): merge an order's lines, summing amounts.
+    pos_s, ts_s, type_s = pos[order], ts[order], type_code[order]
+    first = np.r_[True, (pos_s[1:] != pos_s[:-1]) | (ts_s[1:] != ts_s[:-1])]
+    first[1:] |= type_s[1:] != type_s[:-1]
+    heads = np.flatnonzero(first)
+    count = np.diff(np.r_[heads, len(order)]).astype(np.int32)
+    amount = np.add.reduceat(amount, heads) if len(heads) else amount
+    order, pos_s, ts_s = order[heads], pos_s[heads], ts_s[heads]
 
     # Gap to the previous event over the full history, then keep the last max_events.
     gap = np.empty(len(order), dtype=np.float64)
@@ -100,14 +126,10 @@ def build_sequences(
     ends = np.cumsum(np.bincount(pos_s, minlength=len(uniq)))
     last = (ends[pos_s] - 1 - np.arange(len(pos_s))) < int(max_events)
     order, pos_s, ts_s, gap = order[last], pos_s[last], ts_s[last], gap[last]
+    amount, count = amount[last].astype(np.float32), count[last]
 
     etype = _take_labels(events["event_type"], order)
     age = ((cutoff64 - ts_s) / _DAY).astype(np.float32)
-    if "amount" in events.columns:
-        amount = events["amount"].to_numpy(dtype=np.float64, na_value=0.0)[order]
-    else:
-        amount = np.zeros(len(order))
-    amount = np.where(np.isfinite(amount), amount, 0.0).astype(np.float32)
     category = _take_labels(events["category"], order) if with_category else None
 
     # Split at user boundaries (like np.split, without its per-piece overhead).
@@ -121,6 +143,7 @@ def build_sequences(
             gap32[a:b],
             amount[a:b],
             None if category is None else category[a:b],
+            count[a:b],
         )
         for a, b in zip(starts.tolist(), ends.tolist(), strict=True)
     ]
@@ -137,13 +160,25 @@ def _positions(user_col: pd.Series, uniq: pd.Index) -> np.ndarray:
     return np.where(codes >= 0, upos[codes], -1)
 
 
-def _group_time_order(pos: np.ndarray, ts: np.ndarray) -> np.ndarray:
-    """Stable order grouping rows by ``pos`` and sorting by time inside each group."""
+def _event_order(pos: np.ndarray, ts: np.ndarray, code: np.ndarray) -> np.ndarray:
+    """Stable order by user, then time, then event type (so merged rows are adjacent).
+
+    Logs usually arrive time-sorted per user; then only the runs of rows sharing a user
+    and a timestamp with mixed types are re-sorted, instead of a three-key lexsort.
+    """
     order = np.argsort(pos, kind="stable")
     p, t = pos[order], ts[order].view("i8")
-    if np.all((p[1:] != p[:-1]) | (t[1:] >= t[:-1])):  # already time-sorted per user
-        return order
-    return np.lexsort((ts, pos))
+    if not np.all((p[1:] != p[:-1]) | (t[1:] >= t[:-1])):  # not time-sorted per user
+        return np.lexsort((code, ts, pos))
+    c = code[order]
+    new_run = np.r_[True, (p[1:] != p[:-1]) | (t[1:] != t[:-1])]
+    run = np.cumsum(new_run) - 1
+    mixed = np.zeros(int(run[-1]) + 1 if len(run) else 0, dtype=bool)
+    mixed[run[1:][~new_run[1:] & (c[1:] != c[:-1])]] = True
+    rows = np.flatnonzero(mixed[run])
+    if len(rows):  # rows of one run are contiguous: sort them by type in place
+        order[rows] = order[rows[np.lexsort((c[rows], run[rows]))]]
+    return order
 
 
 def _take_labels(col: pd.Series, order: np.ndarray) -> np.ndarray:

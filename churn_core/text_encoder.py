@@ -34,11 +34,15 @@ def _ago(days: float) -> str:
 
 
 def render(seq: EventSequence, max_events: int = 32) -> str:
-    """The most recent ``max_events`` events as text, oldest first, ``"; "``-separated."""
+    """The most recent ``max_events`` events as text, oldest first, ``"; "``-separated.
+
+    An event that merges several rows (an order's lines) says how many: ``purchase x3``.
+    """
     s = seq.tail(max_events)
+    counts = s.counts()
     parts = []
     for i in range(len(s)):
-        words = [str(s.event_type[i])]
+        words = [str(s.event_type[i])] + ([f"x{counts[i]}"] if counts[i] > 1 else [])
         if s.category is not None and s.category[i] is not None:
             words.append(str(s.category[i]))
         words.append(_ago(float(s.age_days[i])))

@@ -299,9 +299,10 @@ def test_render_text() -> None:
         np.array([-1.0, 2.95], dtype=np.float32),
         np.array([0.0, 45.0], dtype=np.float32),
         np.array(["toys", None], dtype=object),
+        np.array([1, 3], dtype=np.int32),
     )
-    assert render(seq) == "view toys 3d ago; purchase 6h ago 45.00"
-    assert render(seq, max_events=1) == "purchase 6h ago 45.00"
+    assert render(seq) == "view toys 3d ago; purchase x3 6h ago 45.00"
+    assert render(seq, max_events=1) == "purchase x3 6h ago 45.00"
     assert render(EventSequence.empty()) == "no events"
 
 
