@@ -9,6 +9,7 @@ The synthetic log is seeded: every user has exactly ``--events`` events before t
 from __future__ import annotations
 
 import argparse
+import copy
 import importlib.util
 import os
 import sys
@@ -24,6 +25,7 @@ os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # the library default, see encoder_nn
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from churn_core.encoder import BehaviorEncoder  # noqa: E402
 from churn_core.sequences import build_sequences  # noqa: E402
 
 CUTOFF = pd.Timestamp("2024-06-01")
@@ -71,6 +73,13 @@ def synthetic_events(
         }
     )
     return events, pd.Index(names), pd.Series(y, index=names)
+
+
+class FullForward(BehaviorEncoder):
+    """The encoder without the last-layer ``[CLS]`` shortcut: the baseline it replaced."""
+
+    def _pooled(self, batch):
+        return self.model_.hidden_states(batch)[:, 0]
 
 
 def _auc(emb: np.ndarray, y: np.ndarray) -> float:
@@ -138,7 +147,6 @@ def main() -> None:
 
     import torch
 
-    from churn_core.encoder import BehaviorEncoder
     from churn_core.text_encoder import TextSequenceEncoder
 
     torch.set_num_threads(args.threads)
@@ -172,6 +180,20 @@ def main() -> None:
         base.setdefault("emb", emb)
         ratio = f"{rate / base['rate']:.2f}x"
         rows.append((f"{label} fp32", fit_txt, f"{rate:,.0f}", ratio, f"{_auc(emb, yv):.3f}"))
+        if len(base) == 2 and enc.pooling == "cls":  # first variant: the shortcut's baseline
+            full = copy.copy(enc)
+            full.__class__ = FullForward
+            emb_full, t_full = _timed(full.transform, X)
+            diff = float(np.abs(emb_full - emb).max())
+            rows.append(
+                (
+                    f"{label} fp32, full forward (no [CLS] shortcut; max diff {diff:.1e})",
+                    "same",
+                    f"{len(X) / t_full:,.0f}",
+                    f"{t_emb / t_full:.2f}x",
+                    f"{_auc(emb_full, yv):.3f}",
+                )
+            )
         rows.append(
             (
                 f"{label} int8 (cos mean {cos.mean():.4f}, min {cos.min():.4f})",
