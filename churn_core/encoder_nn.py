@@ -255,6 +255,8 @@ class BehaviorModel(nn.Module):
         bert = self.bert
         h = bert.embeddings(inputs_embeds=self.embed(batch))
         mask = batch.attention_mask.bool()[:, None, None, :]  # (B, 1, 1, L): True = attend
+        if bool(mask.all()):  # no padding (batches are grouped by length): fast kernel
+            mask = None
         layers = bert.encoder.layer
         for layer in layers[:-1]:
             h = layer(h, mask)

@@ -197,11 +197,13 @@ def test_cls_shortcut_equals_the_full_forward_pass(data: tuple) -> None:
     enc = BehaviorEncoder(**{**TINY, "num_layers": 2}, seed=0).fit(data[1])
     seqs = list(data[1]["sequence"].iloc[:50]) + [EventSequence.empty()]
     seqs = [s.tail(k % 33) for k, s in enumerate(seqs)]  # ragged lengths, 0 to 32
-    batch = enc._batch(seqs)
-    with torch.inference_mode():
-        full = enc.model_.hidden_states(batch)[:, 0]
-        fast = enc.model_.summary(batch)
-    torch.testing.assert_close(fast, full, atol=1e-5, rtol=1e-5)
+    same_length = [s.tail(3) for s in data[1]["sequence"].iloc[:50] if len(s) >= 3]
+    for group in (seqs, same_length):  # padded, and without padding (no mask at all)
+        batch = enc._batch(group)
+        with torch.inference_mode():
+            full = enc.model_.hidden_states(batch)[:, 0]
+            fast = enc.model_.summary(batch)
+        torch.testing.assert_close(fast, full, atol=1e-5, rtol=1e-5)
 
 
 def test_quantized_encoder_is_close_to_fp32(fitted, data) -> None:
