@@ -19,7 +19,7 @@ from churn_core.config import ChurnConfig, EncoderConfig, ModelConfig
 from churn_core.events import EventLog
 from churn_core.features import pick_event_types
 from churn_core.labels import build_labels, label_summary, training_cutoffs
-from churn_core.metrics import score_metrics
+from churn_core.metrics import auc_difference, score_metrics
 from churn_core.model import SignedLog1p
 from churn_core.pipeline import Progress, check_trainable, score_table
 from churn_core.table import FeatureTable, scoring_table, training_table
@@ -44,6 +44,8 @@ REPORT_COLUMNS = [
     "pr_auc",
     "brier",
     "lift_top_decile",
+    "roc_auc_vs_project",
+    "vs_project_se",
     "seconds",
 ]
 
@@ -61,7 +63,9 @@ def evaluate(
     regression (self-supervised only, then also fine-tuned on the churn label), hybrid,
     and the text model (when ``config.encoder.path`` is set).
     ``seconds`` is each model's fit and scoring time; the feature tables are built once
-    per sequence length and shared, so their cost is not in it.
+    per sequence length and shared, so their cost is not in it. ``roc_auc_vs_project`` is
+    each model's ROC-AUC minus the project's, with its paired-bootstrap standard error
+    ``vs_project_se`` (500 resamples of the graded users).
     """
     say = progress or (lambda s, f: None)
     cutoff = pd.Timestamp(cutoff)
@@ -83,6 +87,7 @@ def evaluate(
 
     check_trainable(tables_for(None)[0], label_summary(hist, spec, cutoff), spec.horizon_days)
     rows = []
+    graded: dict[str, np.ndarray] = {}  # scores aligned with ``truth``, per model
 
     def grade(
         name: str, users: np.ndarray, score: np.ndarray, seconds: float, is_probability: bool = True
@@ -91,6 +96,7 @@ def evaluate(
         s = s.fillna(s.mean())
         if not is_probability:  # a ranking only: grade its order, not its scale
             s = s.rank(pct=True)
+        graded[name] = s.to_numpy()
         m = score_metrics(truth.to_numpy(), s.to_numpy(), 0.5)
         if not is_probability:
             m["brier"] = float("nan")
@@ -168,8 +174,15 @@ def evaluate(
         rfm.predict_proba(sc.X[RFM_COLUMNS])[:, 1],
         time.perf_counter() - t0,
     )
+    say("paired bootstrap against the project model", 0.95)
+    report = pd.DataFrame(rows)
+    y, project = truth.to_numpy(), graded[rows[0]["model"]]
+    diffs = [auc_difference(y, graded[r["model"]], project, seed=config.model.seed) for r in rows]
+    report["roc_auc_vs_project"] = [d for d, _ in diffs]
+    report["vs_project_se"] = [se for _, se in diffs]
+    report.loc[0, "vs_project_se"] = float("nan")  # the project against itself
     say("done", 1.0)
-    return pd.DataFrame(rows)[REPORT_COLUMNS]
+    return report[REPORT_COLUMNS]
 
 
 def _forecast(

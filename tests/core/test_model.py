@@ -8,7 +8,7 @@ from sklearn.metrics import roc_auc_score
 
 from churn_core.config import ChurnConfig, ModelConfig
 from churn_core.errors import EventDataError
-from churn_core.metrics import max_f1_threshold, score_metrics, top_decile_lift
+from churn_core.metrics import auc_difference, max_f1_threshold, score_metrics, top_decile_lift
 from churn_core.model import Calibrator, build_pipeline
 from churn_core.pipeline import check_trainable, train
 from churn_core.table import FeatureTable
@@ -146,3 +146,19 @@ def test_sample_users_keeps_whole_users_and_caps_rows():
     kept = set(small.user_id)
     assert np.isin(table.user_id, list(kept)).sum() == len(small.y)  # every row of a kept user
     assert table.sample_users(5000) is table
+
+
+def test_auc_difference_and_its_paired_bootstrap_error() -> None:
+    rng = np.random.default_rng(5)
+    n = 2000
+    y = (rng.random(n) < 0.3).astype(int)
+    signal = y + rng.normal(0, 1.0, n)
+    better, worse = signal + rng.normal(0, 0.3, n), signal + rng.normal(0, 1.5, n)
+    diff, se = auc_difference(y, better, worse)
+    assert diff == pytest.approx(roc_auc_score(y, better) - roc_auc_score(y, worse), abs=1e-12)
+    assert diff > 3 * se > 0  # a real improvement stands clear of the noise
+    same, se_same = auc_difference(y, better, better)
+    assert same == 0.0 and se_same == 0.0
+    # the error shrinks like 1 / sqrt(n): a quarter of the users, about twice the error
+    _, se_small = auc_difference(y[:500], better[:500], worse[:500])
+    assert 1.5 < se_small / se < 2.8  # ~ sqrt(2000 / 500) = 2
