@@ -134,10 +134,16 @@ class BehaviorEncoder(TransformerMixin, BaseEstimator):
                 n_types=N_SPECIAL_TYPES + len(self.vocab_),
                 n_category_buckets=self.n_category_buckets,
             )
+            finetune = y is not None and int(self.finetune_epochs) > 0
+            # progress: pre-training then fine-tuning share 0..1 in proportion to epochs
+            split = self.epochs / max(self.epochs + (self.finetune_epochs if finetune else 0), 1)
+            self._span = (0.0, split)
             self.history_ = self._pretrain(train, rng)
             self.finetune_history_ = []
-            if y is not None and int(self.finetune_epochs) > 0:
+            if finetune:
+                self._span = (split, 1.0)
                 self.finetune_history_ = self._finetune(seqs, np.asarray(y), rng)
+            self._span = (0.0, 1.0)
         self.model_.eval()
         return self
 
@@ -393,8 +399,10 @@ class BehaviorEncoder(TransformerMixin, BaseEstimator):
         return (views[0][0] + views[1][0]) / 2 + info_nce(views[0][1], views[1][1])
 
     def _report(self, stage: str, fraction: float) -> None:
+        """``progress(stage, fraction)``, the fraction mapped into the current phase's span."""
         if self.progress is not None:
-            self.progress(stage, float(min(max(fraction, 0.0), 1.0)))
+            lo, hi = getattr(self, "_span", (0.0, 1.0))
+            self.progress(stage, lo + (hi - lo) * float(min(max(fraction, 0.0), 1.0)))
 
 
 def _length_batches(lengths: np.ndarray, size: int, rng: np.random.Generator) -> Iterator:

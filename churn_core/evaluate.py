@@ -148,7 +148,13 @@ def evaluate(
         t0 = time.perf_counter()
         enc = cfg.encoder
         train_tab, score_tab = tables_for(enc.max_events if enc.kind != "none" else None)
-        users, score = _forecast(train_tab, score_tab, cfg, event_types, hist.has_amount, cutoff)
+
+        def rung_progress(s: str, f: float, name=name, i=i) -> None:
+            say(f"{name}: {s}", (i + f) / (len(rungs) + 1))
+
+        users, score = _forecast(
+            train_tab, score_tab, cfg, event_types, hist.has_amount, cutoff, rung_progress
+        )
         label = (
             name
             if name != "project"
@@ -192,11 +198,17 @@ def _forecast(
     event_types: tuple[str, ...],
     has_amount: bool,
     cutoff: pd.Timestamp,
+    progress: Progress | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Fit ``cfg`` on ``table``, score ``scoring``: (user ids, churn probabilities)."""
+    say = progress or (lambda s, f: None)
     enc: EncoderConfig = cfg.encoder
     model_cfg: ModelConfig = cfg.model
-    _, calibrator = cross_validate(table, replace(model_cfg, cv_folds=3), enc)
-    model = fit_final(table, model_cfg, enc, calibrator, event_types)
+    _, calibrator = cross_validate(
+        table, replace(model_cfg, cv_folds=3), enc, lambda s, f: say(s, 0.75 * f)
+    )
+    model = fit_final(
+        table, model_cfg, enc, calibrator, event_types, lambda s, f: say(s, 0.75 + 0.25 * f)
+    )
     scores, _ = score_table(model, scoring, cfg, has_amount, cutoff)
     return scores["user_id"].to_numpy(), scores["churn_probability"].to_numpy()

@@ -23,7 +23,7 @@ from sklearn.svm import LinearSVC
 from sklearn.utils.validation import check_is_fitted
 
 from churn_core.config import EncoderConfig, ModelConfig
-from churn_core.table import SEQUENCE_COLUMN
+from churn_core.table import SEQUENCE_COLUMN, Progress
 
 LINEAR = ("logreg", "svm")
 
@@ -127,6 +127,32 @@ def build_pipeline(
         parts.append(("agg", agg, list(agg_columns)))
     prep = ColumnTransformer(parts, remainder="drop", verbose_feature_names_out=False)
     return Pipeline([("prep", prep), ("clf", make_classifier(model_cfg))])
+
+
+def fit_pipeline(
+    pipeline: Pipeline, X: pd.DataFrame, y: np.ndarray, progress: Progress | None = None
+) -> Pipeline:
+    """``pipeline.fit(X, y)``; a sequence encoder inside reports its epochs and batches to
+    ``progress`` while it trains, and forgets the callback afterwards (a fitted model must
+    not call back into a finished progress bar)."""
+    prep = pipeline.named_steps["prep"]
+    if progress is None or "seq" not in {name for name, *_ in prep.transformers}:
+        return pipeline.fit(X, y)
+    done = [0.0]
+
+    def forward_only(stage: str, fraction: float) -> None:  # the embedding pass restarts at 0
+        done[0] = max(done[0], fraction)
+        progress(stage, done[0])
+
+    pipeline.set_params(prep__seq__progress=forward_only)
+    try:
+        pipeline.fit(X, y)
+    finally:
+        pipeline.set_params(prep__seq__progress=None)
+        fitted = getattr(prep, "named_transformers_", {}).get("seq")
+        if fitted is not None:
+            fitted.set_params(progress=None)
+    return pipeline
 
 
 def raw_scores(pipeline: Pipeline, X: pd.DataFrame) -> np.ndarray:

@@ -126,11 +126,24 @@ def train(
     timings["cross_validation"] = time.perf_counter() - t1
     say("out-of-time backtest", 0.65)
     t1 = time.perf_counter()
-    oot = backtest(sample, model_cfg, enc, spec.horizon_days)
+    oot = backtest(
+        sample,
+        model_cfg,
+        enc,
+        spec.horizon_days,
+        lambda s, f: say(f"backtest: {s}", 0.65 + 0.15 * f),
+    )
     timings["backtest"] = time.perf_counter() - t1
     say("final model", 0.8)
     t1 = time.perf_counter()
-    model = fit_final(table, model_cfg, enc, calibrator, event_types)
+    model = fit_final(
+        table,
+        model_cfg,
+        enc,
+        calibrator,
+        event_types,
+        lambda s, f: say(f"final model: {s}", 0.8 + 0.1 * f),
+    )
     timings["final_fit"] = time.perf_counter() - t1
     say("scoring", 0.9)
     t1 = time.perf_counter()

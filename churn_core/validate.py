@@ -12,7 +12,7 @@ from sklearn.metrics import log_loss, roc_auc_score
 
 from churn_core.config import EncoderConfig, ModelConfig
 from churn_core.metrics import Curves, ValidationResult, max_f1_threshold, score_metrics
-from churn_core.model import Calibrator, ChurnModel, build_pipeline, raw_scores
+from churn_core.model import Calibrator, ChurnModel, build_pipeline, fit_pipeline, raw_scores
 from churn_core.table import FeatureTable, Progress
 
 log = logging.getLogger(__name__)
@@ -47,11 +47,20 @@ def out_of_fold_scores(
     folds = _folds(table, model_cfg.cv_folds, model_cfg.seed)
     template = build_pipeline(model_cfg, table.feature_names, encoder_cfg)
     oof = np.zeros(len(table.y))
+    k = len(folds)
     for i, (tr, va) in enumerate(folds):
-        pipe = clone(template).fit(table.X.iloc[tr], table.y[tr])
+        stage = f"cross-validation fold {i + 1}/{k}"
+        inner = None
+        if progress:
+            progress(stage, i / k)
+
+            def inner(s: str, f: float, stage=stage, i=i) -> None:
+                progress(f"{stage}: {s}", (i + f) / k)
+
+        pipe = fit_pipeline(clone(template), table.X.iloc[tr], table.y[tr], inner)
         oof[va] = raw_scores(pipe, table.X.iloc[va])
         if progress:
-            progress(f"cross-validation fold {i + 1}/{len(folds)}", (i + 1) / len(folds))
+            progress(stage, (i + 1) / k)
     return oof, [va for _, va in folds]
 
 
@@ -95,6 +104,7 @@ def backtest(
     model_cfg: ModelConfig,
     encoder_cfg: EncoderConfig | None = None,
     horizon_days: int = 90,
+    progress: Progress | None = None,
 ) -> ValidationResult | None:
     """Train on earlier cutoffs, test on the latest labelled one (out of time).
 
@@ -115,9 +125,11 @@ def backtest(
         return None
     train = table.take(tr)
     inner = replace(model_cfg, cv_folds=min(model_cfg.cv_folds, 3))
-    oof, _ = out_of_fold_scores(train, inner, encoder_cfg)
+    say = progress or (lambda s, f: None)
+    oof, _ = out_of_fold_scores(train, inner, encoder_cfg, lambda s, f: say(s, 0.75 * f))
     cal = Calibrator.fit(oof, train.y, model_cfg.calibration)
-    pipe = build_pipeline(model_cfg, table.feature_names, encoder_cfg).fit(train.X, train.y)
+    pipe = build_pipeline(model_cfg, table.feature_names, encoder_cfg)
+    fit_pipeline(pipe, train.X, train.y, lambda s, f: say(f"refit: {s}", 0.75 + 0.25 * f))
     y = table.y[te]
     prob = cal(raw_scores(pipe, table.X.iloc[te]))
     threshold = max_f1_threshold(train.y, cal(oof))
@@ -133,9 +145,11 @@ def fit_final(
     encoder_cfg: EncoderConfig | None,
     calibrator: Calibrator,
     event_types: tuple[str, ...],
+    progress: Progress | None = None,
 ) -> ChurnModel:
     """Refit the pipeline on every training row and attach the cross-fitted calibrator."""
-    pipe = build_pipeline(model_cfg, table.feature_names, encoder_cfg).fit(table.X, table.y)
+    pipe = build_pipeline(model_cfg, table.feature_names, encoder_cfg)
+    fit_pipeline(pipe, table.X, table.y, progress)
     max_events = encoder_cfg.max_events if encoder_cfg and encoder_cfg.kind != "none" else None
     return ChurnModel(pipe, calibrator, tuple(table.feature_names), event_types, max_events)
 

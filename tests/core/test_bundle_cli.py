@@ -202,9 +202,15 @@ def test_bundle_with_a_transformer_encoder_reloads_identically(small_log, tmp_pa
     cfg = ChurnConfig().with_(
         label={"horizon_days": 30, "n_cutoffs": 2},
         model={"cv_folds": 2},
-        encoder={"kind": "hybrid", **TINY_ENCODER},
+        encoder={"kind": "hybrid", "finetune_epochs": 2, **TINY_ENCODER},
     )
-    run = train(small_log, cfg, AS_OF)
+    stages: list[str] = []
+    run = train(small_log, cfg, AS_OF, progress=lambda s, f: stages.append(s))
+    # the encoder's epochs reach the caller's progress, inside each step that trains it
+    assert any(s.startswith("cross-validation fold 1/2: encoder: pretrain epoch") for s in stages)
+    assert any(s.startswith("final model: encoder: fine-tune epoch") for s in stages)
+    fitted = run.model.pipeline.named_steps["prep"].named_transformers_["seq"]
+    assert fitted.progress is None and fitted.finetune_history_  # callback dropped after fit
     save_model(run.model, run.config, tmp_path, as_of=AS_OF, metrics={}, threshold=run.threshold)
     assert (tmp_path / "encoder" / "model.safetensors").is_file()
     assert not list(tmp_path.rglob("*.pkl")) and not list(tmp_path.rglob("*.bin"))
