@@ -308,7 +308,9 @@ class BehaviorEncoder(TransformerMixin, BaseEstimator):
         A stratified 15 % of the rows is held out; after every epoch its log-loss is
         measured and the best weights so far are kept; training stops after
         ``finetune_patience`` epochs without improvement. At most
-        ``4 * max_train_users`` rows are used.
+        ``4 * max_train_users`` rows are used. The split is by row (an encoder sees
+        sequences, not user ids), so one user's other cutoffs may sit on both sides; it
+        only chooses the stopping epoch, and the grouped CV outside grades the result.
         """
         y = y.astype(np.float32)
         rows = np.arange(len(seqs))

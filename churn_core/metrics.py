@@ -59,14 +59,15 @@ def auc_difference(
         idx = rng.integers(0, len(y), (min(chunk, n_boot - start), len(y)))
         yb = y[idx]
         n1 = yb.sum(axis=1)
-        n0 = len(y) - n1
-        ok = (n1 > 0) & (n0 > 0)
-
-        def auc(s: np.ndarray, yb=yb, idx=idx, n1=n1, n0=n0, ok=ok) -> np.ndarray:
-            ranks = rankdata(s[idx], axis=1)  # ties share their average rank
-            return ((ranks * yb).sum(axis=1)[ok] - n1[ok] * (n1[ok] + 1) / 2) / (n1[ok] * n0[ok])
-
-        draws.append(auc(score) - auc(reference))
+        ok = (n1 > 0) & (n1 < len(y))  # resamples with both classes
+        yb, idx, n1 = yb[ok], idx[ok], n1[ok]
+        pairs = n1 * (len(y) - n1)
+        # Mann-Whitney: AUC = (rank sum of positives - n1 (n1 + 1) / 2) / (n1 n0); ties averaged
+        auc = [
+            ((rankdata(s[idx], axis=1) * yb).sum(axis=1) - n1 * (n1 + 1) / 2) / pairs
+            for s in (score, reference)
+        ]
+        draws.append(auc[0] - auc[1])
     d = np.concatenate(draws)
     return diff, float(d.std(ddof=1)) if len(d) > 1 else float("nan")
 

@@ -138,11 +138,12 @@ def fit_pipeline(
     prep = pipeline.named_steps["prep"]
     if progress is None or "seq" not in {name for name, *_ in prep.transformers}:
         return pipeline.fit(X, y)
-    done = [0.0]
+    done = 0.0
 
     def forward_only(stage: str, fraction: float) -> None:  # the embedding pass restarts at 0
-        done[0] = max(done[0], fraction)
-        progress(stage, done[0])
+        nonlocal done
+        done = max(done, fraction)
+        progress(stage, done)
 
     pipeline.set_params(prep__seq__progress=forward_only)
     try:
