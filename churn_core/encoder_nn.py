@@ -253,6 +253,8 @@ class BehaviorModel(nn.Module):
         themselves (so a quantized copy stays quantized); eval mode only (no dropout).
         """
         bert = self.bert
+        if bert.config._attn_implementation != "sdpa":  # the boolean mask below is SDPA's
+            return self.hidden_states(batch)[:, 0]
         h = bert.embeddings(inputs_embeds=self.embed(batch))
         mask = batch.attention_mask.bool()[:, None, None, :]  # (B, 1, 1, L): True = attend
         if bool(mask.all()):  # no padding (batches are grouped by length): fast kernel
