@@ -195,6 +195,7 @@ def test_save_load_gives_identical_embeddings(fitted, data, tmp_path) -> None:
 def test_cls_shortcut_equals_the_full_forward_pass(data: tuple) -> None:
     """``summary`` (last layer for ``[CLS]`` only) gives the full model's ``[CLS]`` output."""
     enc = BehaviorEncoder(**{**TINY, "num_layers": 2}, seed=0).fit(data[1])
+    assert enc.model_.bert.config._attn_implementation == "sdpa"  # the shortcut, not its fallback
     seqs = list(data[1]["sequence"].iloc[:50]) + [EventSequence.empty()]
     seqs = [s.tail(k % 33) for k, s in enumerate(seqs)]  # ragged lengths, 0 to 32
     same_length = [s.tail(3) for s in data[1]["sequence"].iloc[:50] if len(s) >= 3]
