@@ -18,7 +18,7 @@ from sklearn.preprocessing import StandardScaler
 from churn_core.config import ChurnConfig, EncoderConfig, ModelConfig
 from churn_core.events import EventLog
 from churn_core.features import pick_event_types
-from churn_core.labels import build_labels, label_summary, training_cutoffs
+from churn_core.labels import build_labels, summarise_labels, training_cutoffs
 from churn_core.metrics import auc_difference, score_metrics
 from churn_core.model import SignedLog1p
 from churn_core.pipeline import Progress, check_trainable, score_table
@@ -85,7 +85,9 @@ def evaluate(
             )
         return tables[max_events]
 
-    check_trainable(tables_for(None)[0], label_summary(hist, spec, cutoff), spec.horizon_days)
+    agg_tab = tables_for(None)[0]
+    labels = summarise_labels(spec, cutoffs, agg_tab.cutoff, agg_tab.y)
+    check_trainable(agg_tab, labels, spec.horizon_days)
     rows = []
     graded: dict[str, np.ndarray] = {}  # scores aligned with ``truth``, per model
 

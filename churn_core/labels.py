@@ -66,18 +66,35 @@ def build_labels(log: EventLog, spec: LabelSpec, cutoff: pd.Timestamp) -> pd.Ser
 
 def label_summary(log: EventLog, spec: LabelSpec, as_of: pd.Timestamp) -> pd.DataFrame:
     """Per training cutoff: window, eligible users, churned, churn rate (for previews)."""
+    cutoffs = training_cutoffs(log, spec, as_of)
+    ys = [build_labels(log, spec, t) for t in cutoffs]
+    row_cutoffs = np.concatenate(
+        [np.full(len(y), np.datetime64(t)) for y, t in zip(ys, cutoffs, strict=True)]
+        or [np.zeros(0, "datetime64[ns]")]
+    )
+    y = np.concatenate([y.to_numpy() for y in ys] or [np.zeros(0, np.int8)])
+    return summarise_labels(spec, cutoffs, row_cutoffs, y)
+
+
+def summarise_labels(
+    spec: LabelSpec, cutoffs: list[pd.Timestamp], row_cutoffs: np.ndarray, y: np.ndarray
+) -> pd.DataFrame:
+    """``label_summary`` from labels already built: one row per cutoff in ``cutoffs``
+    (those without eligible users included), counted from the per-row cutoffs and labels."""
+    counts = pd.Series(np.asarray(y), index=pd.DatetimeIndex(row_cutoffs)).groupby(level=0)
+    n, churned = counts.size(), counts.sum()
     rows = []
-    for t in training_cutoffs(log, spec, as_of):
-        y = build_labels(log, spec, t)
+    for t in cutoffs:
         start = t + pd.Timedelta(days=spec.gap_days)
+        eligible = int(n.get(t, 0))
         rows.append(
             {
                 "cutoff": t,
                 "window_start": start,
                 "window_end": start + pd.Timedelta(days=spec.horizon_days),
-                "eligible": len(y),
-                "churned": int(y.sum()),
-                "churn_rate": float(y.mean()) if len(y) else float("nan"),
+                "eligible": eligible,
+                "churned": int(churned.get(t, 0)),
+                "churn_rate": float(churned.get(t, 0)) / eligible if eligible else float("nan"),
             }
         )
     return pd.DataFrame(

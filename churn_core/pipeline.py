@@ -12,7 +12,7 @@ from churn_core.config import ChurnConfig
 from churn_core.errors import EventDataError
 from churn_core.events import EventLog
 from churn_core.features import pick_event_types
-from churn_core.labels import label_summary, training_cutoffs
+from churn_core.labels import summarise_labels, training_cutoffs
 from churn_core.metrics import ValidationResult
 from churn_core.model import ChurnModel
 from churn_core.table import FeatureTable, Progress, scoring_table, training_table
@@ -100,7 +100,6 @@ def train(
     hist = log_.before(as_of)
     spec = config.label
     cutoffs = training_cutoffs(hist, spec, as_of)
-    labels = label_summary(hist, spec, as_of)
     event_types = pick_event_types(hist.frame)
     enc = config.encoder
     max_events = enc.max_events if enc.kind != "none" else None
@@ -108,6 +107,7 @@ def train(
     table = training_table(
         hist, spec, cutoffs, event_types, max_events, progress=lambda s, f: say(s, 0.2 * f)
     )
+    labels = summarise_labels(spec, cutoffs, table.cutoff, table.y)
     check_trainable(table, labels, spec.horizon_days)
     timings["features"] = time.perf_counter() - t0
 

@@ -8,6 +8,7 @@ from sklearn.metrics import roc_auc_score
 
 from churn_core.config import ChurnConfig, ModelConfig
 from churn_core.errors import EventDataError
+from churn_core.labels import label_summary
 from churn_core.metrics import auc_difference, max_f1_threshold, score_metrics, top_decile_lift
 from churn_core.model import Calibrator, build_pipeline
 from churn_core.pipeline import check_trainable, train
@@ -132,6 +133,9 @@ def test_train_scores_every_user_seen_before_as_of():
     assert set(run.scores["user_id"]) == seen
     assert run.scores["churn_probability"].is_monotonic_decreasing
     assert list(run.scores.columns[:2]) == ["user_id", "churn_probability"]
+    # the run's label summary (counted from its training table) equals the standalone one
+    spec = run.config.label
+    pd.testing.assert_frame_equal(run.labels, label_summary(log.before(as_of), spec, as_of))
     flagged = run.targets("top_k", top_k=10)
     assert len(flagged.users) == 10
     assert flagged.headline()["expected_churners"] == pytest.approx(
