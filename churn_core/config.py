@@ -16,6 +16,7 @@ CLASSIFIERS = ("logreg", "svm", "hgb", "rf")
 ENCODERS = ("none", "transformer", "hybrid", "text")
 CALIBRATIONS = ("sigmoid", "isotonic", "none")
 THRESHOLD_RULES = ("max_f1", "top_k", "probability")
+TIER_BASES = ("relative", "probability")
 
 
 @dataclass(frozen=True)
@@ -150,9 +151,18 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class TargetingConfig:
-    """Risk tiers and how the flagged list is chosen."""
+    """Risk tiers and how the flagged list is chosen.
 
-    tier_cuts: tuple[float, float] = (0.3, 0.6)  # low < cut0 <= medium < cut1 <= high
+    ``tier_basis`` ``relative`` (default): a user is ``medium`` at or above
+    ``relative_tier_cuts[0]`` times the average churn probability of the scored users and
+    ``high`` at or above ``relative_tier_cuts[1]`` times it, so tiers mean something for a
+    shop whose churn rate is 6 % as much as for one whose rate is 45 %. ``probability``:
+    the fixed probability cuts ``tier_cuts``.
+    """
+
+    tier_basis: str = "relative"  # one of TIER_BASES
+    relative_tier_cuts: tuple[float, float] = (1.0, 2.0)  # x the average churn probability
+    tier_cuts: tuple[float, float] = (0.3, 0.6)  # basis "probability": low < c0 <= medium < c1
     threshold_rule: str = "max_f1"  # one of THRESHOLD_RULES
     top_k: int = 100
     probability: float = 0.5
@@ -161,6 +171,15 @@ class TargetingConfig:
         lo, hi = self.tier_cuts
         if not 0 < lo < hi < 1:
             raise ValueError(f"tier_cuts must satisfy 0 < low < high < 1, got {self.tier_cuts}.")
+        lo, hi = self.relative_tier_cuts
+        if not 0 < lo < hi:
+            raise ValueError(
+                f"relative_tier_cuts must satisfy 0 < low < high, got {self.relative_tier_cuts}."
+            )
+        if self.tier_basis not in TIER_BASES:
+            raise ValueError(
+                f"tier_basis must be one of {', '.join(TIER_BASES)}; got {self.tier_basis!r}."
+            )
         if self.threshold_rule not in THRESHOLD_RULES:
             raise ValueError(
                 f"threshold_rule must be one of {', '.join(THRESHOLD_RULES)}; "

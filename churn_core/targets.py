@@ -19,6 +19,25 @@ def risk_tier(prob: np.ndarray, cuts: tuple[float, float]) -> np.ndarray:
     return np.asarray(TIERS, dtype=object)[idx]
 
 
+def tier_cuts(prob: np.ndarray, targeting: TargetingConfig) -> tuple[float, float]:
+    """The probability cut points of the tiers for these scores (see ``TargetingConfig``)."""
+    if targeting.tier_basis == "probability":
+        return targeting.tier_cuts
+    mean = float(np.mean(prob)) if len(prob) else 0.0
+    lo, hi = targeting.relative_tier_cuts
+    return (lo * mean, hi * mean)
+
+
+def tier_legend(prob: np.ndarray, targeting: TargetingConfig) -> str:
+    """One line saying where the tiers start, e.g. for a page caption or a report."""
+    lo, hi = tier_cuts(prob, targeting)
+    cuts = f"risk tiers: high ≥ {hi:.3f}, medium ≥ {lo:.3f}"
+    if targeting.tier_basis == "probability":
+        return f"{cuts} (fixed probability cuts)"
+    a, b = targeting.relative_tier_cuts
+    return f"{cuts} ({b:g}× and {a:g}× the average churn probability, {np.mean(prob):.3f})"
+
+
 def value_at_risk(prob: np.ndarray, daily_spend: np.ndarray, horizon_days: int) -> np.ndarray:
     """Expected spend lost in the horizon: P(churn) x the user's usual spend per day x H."""
     return np.asarray(prob) * np.asarray(daily_spend) * horizon_days
@@ -35,7 +54,7 @@ def score_frame(
     """One row per user, riskiest first: ``user_id``, ``churn_probability``, tier, percentile…"""
     prob = np.asarray(prob, dtype=float)
     out = pd.DataFrame({"user_id": user_id.astype(str), "churn_probability": prob})
-    out["risk_tier"] = risk_tier(prob, targeting.tier_cuts)
+    out["risk_tier"] = risk_tier(prob, tier_cuts(prob, targeting))
     out["percentile"] = pd.Series(prob).rank(pct=True, method="max").to_numpy() * 100
     out["days_since_last_event"] = features["recency_days"].to_numpy()
     if has_amount:

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import streamlit as st
 
+from churn_core.targets import tier_legend
 from ui import charts
 from ui.state import LOG, need_run
 from ui.targeting import current_targets, explanation_for, policy_widgets
 
 st.title("At-risk users")
 run = need_run()
-st.caption(f"Scores as of {run.metadata()['as_of']} · model {run.metadata()['model']}")
+st.caption(
+    f"Scores as of {run.metadata()['as_of']} · model {run.metadata()['model']} · "
+    + tier_legend(run.scores["churn_probability"].to_numpy(), run.config.targeting)
+)
 policy_widgets(run)
 targets = current_targets(run)
 head = targets.headline()
