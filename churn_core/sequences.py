@@ -101,7 +101,8 @@ def build_sequences(
     ts = events["timestamp"].to_numpy(dtype="datetime64[ns]")
     pos = _positions(events["user_id"], uniq)
     idx = np.flatnonzero((pos >= 0) & (ts < cutoff64))  # never look at or after the cutoff
-    type_code = pd.factorize(events["event_type"], sort=True)[0]  # ties: by type name
+    types = pd.factorize(events["event_type"], sort=True)  # ties at one time: by type name
+    type_code = types[0]
     order = idx[_event_order(pos[idx], ts[idx], type_code[idx])]
     if "amount" in events.columns:
         amount = events["amount"].to_numpy(dtype=np.float64, na_value=0.0)[order]
@@ -128,7 +129,7 @@ def build_sequences(
     order, pos_s, ts_s, gap = order[last], pos_s[last], ts_s[last], gap[last]
     amount, count = amount[last].astype(np.float32), count[last]
 
-    etype = _take_labels(events["event_type"], order)
+    etype = _take_labels(events["event_type"], order, types)
     age = ((cutoff64 - ts_s) / _DAY).astype(np.float32)
     category = _take_labels(events["category"], order) if with_category else None
 
@@ -181,10 +182,13 @@ def _event_order(pos: np.ndarray, ts: np.ndarray, code: np.ndarray) -> np.ndarra
     return order
 
 
-def _take_labels(col: pd.Series, order: np.ndarray) -> np.ndarray:
+def _take_labels(
+    col: pd.Series, order: np.ndarray, factorized: tuple[np.ndarray, object] | None = None
+) -> np.ndarray:
     """``col`` values at ``order`` as an object array (missing -> None), built from the
-    factorized labels so no new string objects are made per event."""
-    codes, labels = pd.factorize(col)
+    factorized labels so no new string objects are made per event (pass ``factorized``
+    when the caller already has ``pd.factorize(col)``)."""
+    codes, labels = factorized if factorized is not None else pd.factorize(col)
     table = np.empty(len(labels) + 1, dtype=object)
     table[:-1] = pd.Index(labels).astype(str).to_numpy(dtype=object)
     table[-1] = None
