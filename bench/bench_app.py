@@ -24,8 +24,8 @@ sys.path.insert(0, str(REPO))
 
 from churn_core.config import ChurnConfig  # noqa: E402
 from churn_core.datasets import demo_path, load_demo  # noqa: E402
+from churn_core.ingest import load_events  # noqa: E402
 from churn_core.pipeline import train  # noqa: E402
-from churn_core.validation import load_events  # noqa: E402
 
 N_USERS = 100_000
 REPEATS = 5
@@ -68,7 +68,7 @@ def main() -> None:
     at.session_state["data_name"] = "demo"
     at.run()
     at.session_state["run"] = run
-    at.switch_page("pages/at_risk.py").run()
+    at.switch_page("churn_app/pages/at_risk.py").run()
     values = iter(np.linspace(0.2, 0.8, 1000))
     change = _median_ms(lambda: at.slider(key="threshold").set_value(round(next(values), 2)).run())
     rerun = _median_ms(lambda: at.run())

@@ -72,12 +72,12 @@ def bench_one(name: str, path: str, horizon: int, quick: bool) -> dict:
     from threadpoolctl import threadpool_limits
 
     from churn_core.config import ChurnConfig
+    from churn_core.crossval import cross_validate, fit_final
     from churn_core.features import aggregate_features, pick_event_types
+    from churn_core.ingest import load_events
     from churn_core.labels import eligible_users, training_cutoffs
     from churn_core.pipeline import score_users, train
     from churn_core.table import training_table
-    from churn_core.validate import cross_validate, fit_final
-    from churn_core.validation import load_events
 
     warnings.filterwarnings("ignore")
     base_rss = _rss_mb()

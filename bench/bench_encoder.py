@@ -22,10 +22,12 @@ import pandas as pd
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # the library default, see encoder_nn
+os.environ.setdefault(
+    "OMP_WAIT_POLICY", "PASSIVE"
+)  # the library default, see churn_core.encoder.nn
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from churn_core.encoder import BehaviorEncoder  # noqa: E402
+from churn_core.encoder.estimator import BehaviorEncoder  # noqa: E402
 from churn_core.sequences import build_sequences  # noqa: E402
 
 CUTOFF = pd.Timestamp("2024-06-01")
@@ -147,7 +149,7 @@ def main() -> None:
 
     import torch
 
-    from churn_core.text_encoder import TextSequenceEncoder
+    from churn_core.encoder.text import TextSequenceEncoder
 
     torch.set_num_threads(args.threads)
     print(

@@ -20,7 +20,9 @@ import numpy as np
 import pandas as pd
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # the library default, see encoder_nn
+os.environ.setdefault(
+    "OMP_WAIT_POLICY", "PASSIVE"
+)  # the library default, see churn_core.encoder.nn
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -87,7 +89,7 @@ def main() -> None:
     ap.add_argument("--variants", nargs="+", default=["untrained", "mlm", "mlm+coles"])
     args = ap.parse_args()
 
-    from churn_core.encoder import BehaviorEncoder
+    from churn_core.encoder.estimator import BehaviorEncoder
 
     sets = {}
     if "synthetic" in args.datasets:

@@ -33,8 +33,8 @@ def _peak_mib() -> float:
 def main(n_users: int = 50_000) -> None:
     from churn_core.config import ChurnConfig
     from churn_core.explain import BATCH, explain_model, sample_background
+    from churn_core.ingest import load_events
     from churn_core.pipeline import train
-    from churn_core.validation import load_events
 
     if not RETAIL.exists():
         sys.exit(f"needs {RETAIL}")

@@ -135,10 +135,10 @@ def _encoder_slot(prep) -> int | None:
 
 def _load_encoder(class_name: str, path: Path):
     if class_name == "TextSequenceEncoder":
-        from churn_core.text_encoder import TextSequenceEncoder
+        from churn_core.encoder.text import TextSequenceEncoder
 
         return TextSequenceEncoder.load(path)
-    from churn_core.encoder import BehaviorEncoder
+    from churn_core.encoder.estimator import BehaviorEncoder
 
     return BehaviorEncoder.load(path)
 

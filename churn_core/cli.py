@@ -216,7 +216,7 @@ class _Progress:
 
 
 def _load(args, schema, say):
-    from churn_core.validation import load_events
+    from churn_core.ingest import load_events
 
     say(f"reading {args.events}", 0.0)
     log = load_events(args.events, schema)

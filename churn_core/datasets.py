@@ -3,7 +3,7 @@
 Demo data
     ``churn_core/data/online_retail.csv.gz`` is the UCI "Online Retail" log (CC BY 4.0; see
     ``churn_core/data/README.md``), bundled so the app works without any other folder.
-    :func:`load_demo` reads it through :func:`churn_core.validation.load_events`.
+    :func:`load_demo` reads it through :func:`churn_core.ingest.load_events`.
 
 Synthetic data
     :func:`synthetic_events` builds a multi-event log (view / search / cart / purchase /
@@ -64,7 +64,7 @@ def demo_path() -> Path:
 
 def load_demo() -> EventLog:
     """The bundled UCI Online Retail log, validated (purchase and cancel events)."""
-    from churn_core.validation import load_events
+    from churn_core.ingest import load_events
 
     path = demo_path()
     logger.info("loading bundled demo data from %s", path)

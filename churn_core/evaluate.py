@@ -16,6 +16,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from churn_core.config import ChurnConfig, EncoderConfig, ModelConfig
+from churn_core.crossval import cross_validate, fit_final
 from churn_core.events import EventLog
 from churn_core.features import pick_event_types
 from churn_core.labels import build_labels, summarise_labels, training_cutoffs
@@ -23,7 +24,6 @@ from churn_core.metrics import auc_difference, score_metrics
 from churn_core.model import SignedLog1p
 from churn_core.pipeline import Progress, check_trainable, score_table
 from churn_core.table import FeatureTable, scoring_table, training_table
-from churn_core.validate import cross_validate, fit_final
 
 RFM_COLUMNS = [
     "recency_days",

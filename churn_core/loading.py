@@ -1,7 +1,7 @@
 """Read an event file (CSV, CSV.gz, Parquet, XLSX) into a raw frame of strings.
 
 Nothing here interprets the data: :func:`read_events` only finds the container, compression,
-encoding and delimiter, and returns every column as text. ``churn_core.validation`` turns that
+encoding and delimiter, and returns every column as text. ``churn_core.ingest`` turns that
 raw frame into an :class:`~churn_core.events.EventLog`.
 
 What was detected is stored in ``frame.attrs``: ``source_name``, ``format``, ``compression``,

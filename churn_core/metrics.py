@@ -143,7 +143,7 @@ class Curves:
 
 
 @dataclass(frozen=True, eq=False)
-class ValidationResult:
+class CVResult:
     """Per-fold metrics, their mean and spread, pooled predictions and curves."""
 
     name: str  # "cross-validation" or "out-of-time"

@@ -75,14 +75,14 @@ def make_classifier(cfg: ModelConfig) -> BaseEstimator:
 def make_encoder(cfg: EncoderConfig) -> BaseEstimator:
     """The sequence encoder for ``cfg.kind`` (transformer/hybrid share one; text is separate)."""
     if cfg.kind == "text":
-        from churn_core.text_encoder import TextSequenceEncoder
+        from churn_core.encoder.text import TextSequenceEncoder
 
         if not cfg.path:
             raise ValueError(
                 "The text encoder needs a local model folder: pass --encoder-path DIR."
             )
         return TextSequenceEncoder(path=cfg.path, max_events=min(cfg.max_events, 32))
-    from churn_core.encoder import BehaviorEncoder
+    from churn_core.encoder.estimator import BehaviorEncoder
 
     return BehaviorEncoder(
         hidden_size=cfg.hidden_size,

@@ -9,15 +9,15 @@ from dataclasses import dataclass, field, replace
 import pandas as pd
 
 from churn_core.config import ChurnConfig
+from churn_core.crossval import backtest, cross_validate, fit_final, search
 from churn_core.errors import EventDataError
 from churn_core.events import EventLog
 from churn_core.features import pick_event_types
 from churn_core.labels import summarise_labels, training_cutoffs
-from churn_core.metrics import ValidationResult
+from churn_core.metrics import CVResult
 from churn_core.model import ChurnModel
 from churn_core.table import FeatureTable, Progress, scoring_table, training_table
 from churn_core.targets import TargetList, flag, score_frame
-from churn_core.validate import backtest, cross_validate, fit_final, search
 
 log = logging.getLogger(__name__)
 
@@ -31,8 +31,8 @@ class ChurnRun:
     config: ChurnConfig
     as_of: pd.Timestamp
     labels: pd.DataFrame  # per training cutoff: cutoff, window, eligible, churned, churn_rate
-    cv: ValidationResult
-    backtest: ValidationResult | None
+    cv: CVResult
+    backtest: CVResult | None
     model: ChurnModel
     scores: pd.DataFrame  # one row per user, riskiest first
     features: pd.DataFrame  # scoring features, same row order as ``scores``

@@ -28,7 +28,7 @@ def shared_data() -> Path:
 
 @pytest.fixture(scope="session")
 def retail_log(shared_data):
-    from churn_core.validation import load_events
+    from churn_core.ingest import load_events
 
     return load_events(shared_data / "uci-online-retail" / "online_retail.csv.gz")
 
@@ -36,7 +36,7 @@ def retail_log(shared_data):
 @pytest.fixture(scope="session")
 def tmall_log(shared_data):
     from churn_core.config import SchemaConfig
-    from churn_core.validation import load_events
+    from churn_core.ingest import load_events
 
     return load_events(
         shared_data / "tmall-brand-rec-2014" / "tmall_brand_rec_2014.csv.gz",

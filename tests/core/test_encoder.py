@@ -6,7 +6,7 @@ import os
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as churn_core.encoder_nn does
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as churn_core.encoder.nn does
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
@@ -20,9 +20,9 @@ from sklearn.metrics import roc_auc_score  # noqa: E402
 from sklearn.pipeline import Pipeline  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 
-from churn_core.encoder import BehaviorEncoder  # noqa: E402
+from churn_core.encoder.estimator import BehaviorEncoder  # noqa: E402
+from churn_core.encoder.text import TextSequenceEncoder, render  # noqa: E402
 from churn_core.sequences import EventSequence, build_sequences  # noqa: E402
-from churn_core.text_encoder import TextSequenceEncoder, render  # noqa: E402
 
 CUTOFF = pd.Timestamp("2024-07-01")
 TINY = dict(

@@ -137,7 +137,7 @@ def test_explain_user_text_and_unknown_user(log: EventLog) -> None:
 def test_retail_global_drivers() -> None:
     if not RETAIL.exists():
         pytest.skip(f"UCI Online Retail not found at {RETAIL}")
-    from churn_core.validation import load_events
+    from churn_core.ingest import load_events
 
     log = load_events(str(RETAIL))
     run = train(

@@ -7,13 +7,13 @@ from sklearn.base import clone
 from sklearn.metrics import roc_auc_score
 
 from churn_core.config import ChurnConfig, ModelConfig
+from churn_core.crossval import backtest, cross_validate, search
 from churn_core.errors import EventDataError
 from churn_core.labels import label_summary
 from churn_core.metrics import auc_difference, max_f1_threshold, score_metrics, top_decile_lift
 from churn_core.model import Calibrator, build_pipeline
 from churn_core.pipeline import check_trainable, train
 from churn_core.table import FeatureTable
-from churn_core.validate import backtest, cross_validate, search
 from tests.core.test_leakage import _base_log
 
 
@@ -51,7 +51,7 @@ def test_every_classifier_learns_the_signal_and_is_calibrated(classifier):
 
 
 def test_folds_never_split_a_user():
-    from churn_core.validate import _folds
+    from churn_core.crossval import _folds
 
     table = _table()
     for tr, va in _folds(table, 5, 0):

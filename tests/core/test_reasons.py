@@ -59,8 +59,8 @@ def retail():
     if not RETAIL.exists():
         pytest.skip(f"UCI Online Retail not found at {RETAIL}")
     from churn_core.explain import explain_run
+    from churn_core.ingest import load_events
     from churn_core.pipeline import train
-    from churn_core.validation import load_events
 
     log = load_events(str(RETAIL))
     cfg = ChurnConfig().with_(label={"horizon_days": 90})

@@ -14,8 +14,8 @@ import pytest
 from churn_core.config import SchemaConfig
 from churn_core.errors import EventDataError
 from churn_core.events import CANONICAL_COLUMNS, EventLog
+from churn_core.ingest import DetectedSchema, detect_schema, load_events, validate_events
 from churn_core.loading import read_events
-from churn_core.validation import DetectedSchema, detect_schema, load_events, validate_events
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 

@@ -13,11 +13,11 @@ pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
 PAGES = [
-    "pages/data.py",
-    "pages/model.py",
-    "pages/at_risk.py",
-    "pages/explanations.py",
-    "pages/export.py",
+    "churn_app/pages/data.py",
+    "churn_app/pages/model.py",
+    "churn_app/pages/at_risk.py",
+    "churn_app/pages/explanations.py",
+    "churn_app/pages/export.py",
 ]
 TIMEOUT = 60
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
@@ -37,7 +37,7 @@ def _metric(at: AppTest, label: str) -> str:
 
 
 def _train(at: AppTest) -> AppTest:
-    at.switch_page("pages/model.py").run()
+    at.switch_page("churn_app/pages/model.py").run()
     at.slider(key="cv_folds").set_value(2)
     at.slider(key="horizon").set_value(60)
     next(b for b in at.button if b.label == "Train").click().run()
@@ -73,7 +73,7 @@ def test_every_page_runs_after_training(trained, page):
 
 
 def test_training_shows_results_and_runs_table(trained):
-    trained.switch_page("pages/model.py").run()
+    trained.switch_page("churn_app/pages/model.py").run()
     run = trained.session_state["run"]
     assert run.config.label.horizon_days == 60 and run.config.model.cv_folds == 2
     assert float(_metric(trained, "CV ROC AUC")) == pytest.approx(
@@ -86,7 +86,7 @@ def test_training_shows_results_and_runs_table(trained):
 
 def test_at_risk_headline_matches_scores(trained):
     at = trained
-    at.switch_page("pages/at_risk.py").run()
+    at.switch_page("churn_app/pages/at_risk.py").run()
     run = at.session_state["run"]
     at.radio(key="rule").set_value("probability").run()
     at.slider(key="threshold").set_value(0.7).run()
@@ -110,10 +110,10 @@ def test_at_risk_headline_matches_scores(trained):
 
 def test_export_shows_downloads_and_keeps_run(trained):
     at = trained
-    at.switch_page("pages/at_risk.py").run()
+    at.switch_page("churn_app/pages/at_risk.py").run()
     at.radio(key="rule").set_value("top_k").run()
     at.number_input(key="top_k").set_value(40).run()
-    at.switch_page("pages/export.py").run()
+    at.switch_page("churn_app/pages/export.py").run()
     assert not at.exception
     buttons = at.get("download_button")
     labels = [b.proto.label for b in buttons]
@@ -140,7 +140,7 @@ def test_bad_upload_lists_problems():
 
 def test_thin_definition_warns():
     at = _app()
-    at.switch_page("pages/model.py").run()
+    at.switch_page("churn_app/pages/model.py").run()
     at.slider(key="horizon").set_value(180).run()
     at.number_input(key="n_cutoffs").set_value(1).run()
     at.number_input(key="within").set_value(1).run()
@@ -157,7 +157,7 @@ def _n_points(xs) -> int:
 
 def test_explanations_then_drill_down(trained):
     at = trained
-    at.switch_page("pages/explanations.py").run()
+    at.switch_page("churn_app/pages/explanations.py").run()
     assert not at.exception, at.exception
     at.number_input(key="explain_users").set_value(300)
     next(b for b in at.button if b.label == "Compute explanations").click().run()
@@ -170,7 +170,7 @@ def test_explanations_then_drill_down(trained):
     assert _n_points(swarm["x"]) == 300 * min(10, exp.values.shape[1])  # a dot per user/factor
     drivers = at.dataframe[0].value
     assert drivers["mean_abs_shap"].is_monotonic_decreasing
-    at.switch_page("pages/at_risk.py").run()
+    at.switch_page("churn_app/pages/at_risk.py").run()
     at.radio(key="rule").set_value("top_k").run()
     at.number_input(key="top_k").set_value(20).run()
     assert not at.exception, at.exception

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import streamlit as st
 
+from churn_app import charts
+from churn_app.state import EXPLANATION, LOG, need_run
+from churn_app.targeting import explanation_for
 from churn_core.explain import explain_run
-from ui import charts
-from ui.state import EXPLANATION, LOG, need_run
-from ui.targeting import explanation_for
 
 st.title("Explanations")
 run = need_run()

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
+from churn_app.state import need_run
+from churn_app.targeting import RULES, current_targets, policy_kwargs
 from churn_core.targets import TIERS, TargetList
-from ui.state import need_run
-from ui.targeting import RULES, current_targets, policy_kwargs
 
 st.title("Export")
 run = need_run()

@@ -22,7 +22,7 @@ from sklearn.utils.validation import check_is_fitted
 from churn_core.sequences import EventSequence, sequences_from_input
 
 logger = logging.getLogger(__name__)
-# Before torch loads its OpenMP runtime; see churn_core.encoder_nn for the measurement.
+# Before torch loads its OpenMP runtime; see churn_core.encoder.nn for the measurement.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 POOLINGS = ("mean", "cls")
 

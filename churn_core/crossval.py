@@ -11,7 +11,7 @@ from sklearn.base import clone
 from sklearn.metrics import log_loss, roc_auc_score
 
 from churn_core.config import EncoderConfig, ModelConfig
-from churn_core.metrics import Curves, ValidationResult, max_f1_threshold, score_metrics
+from churn_core.metrics import Curves, CVResult, max_f1_threshold, score_metrics
 from churn_core.model import Calibrator, ChurnModel, build_pipeline, fit_pipeline, raw_scores
 from churn_core.table import FeatureTable, Progress
 
@@ -69,7 +69,7 @@ def cross_validate(
     model_cfg: ModelConfig,
     encoder_cfg: EncoderConfig | None = None,
     progress: Progress | None = None,
-) -> tuple[ValidationResult, Calibrator]:
+) -> tuple[CVResult, Calibrator]:
     """Grouped stratified k-fold; calibration is cross-fitted so no fold grades itself.
 
     Each fold's probabilities come from a calibrator fitted on the other folds'
@@ -84,7 +84,7 @@ def cross_validate(
     threshold = max_f1_threshold(y, prob)
     folds = pd.DataFrame([score_metrics(y[va], prob[va], threshold) for va in val_sets])
     folds.index = [f"fold {i + 1}" for i in range(len(val_sets))]
-    result = ValidationResult(
+    result = CVResult(
         "cross-validation",
         folds,
         y,
@@ -105,7 +105,7 @@ def backtest(
     encoder_cfg: EncoderConfig | None = None,
     horizon_days: int = 90,
     progress: Progress | None = None,
-) -> ValidationResult | None:
+) -> CVResult | None:
     """Train on earlier cutoffs, test on the latest labelled one (out of time).
 
     Training rows are those whose label window closed before the test cutoff; when no
@@ -134,7 +134,7 @@ def backtest(
     prob = cal(raw_scores(pipe, table.X.iloc[te]))
     threshold = max_f1_threshold(train.y, cal(oof))
     folds = pd.DataFrame([score_metrics(y, prob, threshold)], index=["out-of-time"])
-    return ValidationResult(
+    return CVResult(
         "out-of-time", folds, y, prob, threshold, Curves.from_scores(y, prob), tuple(notes)
     )
 

@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from churn_core.encoder_nn import PaddedBatch, info_nce, mask_events, mlm_loss, pool
+from churn_core.encoder.nn import PaddedBatch, info_nce, mask_events, mlm_loss, pool
 from churn_core.sequences import EventSequence
 
 if TYPE_CHECKING:
-    from churn_core.encoder import BehaviorEncoder
+    from churn_core.encoder.estimator import BehaviorEncoder
 
 logger = logging.getLogger(__name__)
 

@@ -13,8 +13,8 @@ import streamlit as st
 from churn_core.config import ChurnConfig, SchemaConfig
 from churn_core.errors import EventDataError
 from churn_core.events import EventLog
+from churn_core.ingest import DetectedSchema, detect_schema, load_events
 from churn_core.loading import read_events
-from churn_core.validation import DetectedSchema, detect_schema, load_events
 
 # Keys in st.session_state.
 LOG, DATA_NAME, CONFIG, RUN, RUNS, POLICY, EXPLANATION, PROBLEMS = (
@@ -155,8 +155,8 @@ def need_run() -> Any:
     run = st.session_state.get(RUN)
     if run is None:
         st.info("No trained model yet. Train one on the **Churn & model** page.")
-        st.page_link(
-            "pages/model.py", label="Go to Churn & model", icon=":material/model_training:"
-        )
+        from churn_app.main import page
+
+        st.page_link(page("model.py"), label="Go to Churn & model")
         st.stop()
     return run

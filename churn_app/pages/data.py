@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import streamlit as st
 
+from churn_app import charts
+from churn_app.state import DATA_NAME, LOG, PROBLEMS, detect_mapping, show_problems, try_load
 from churn_core.config import SchemaConfig
 from churn_core.errors import EventDataError
-from ui import charts
-from ui.state import DATA_NAME, LOG, PROBLEMS, detect_mapping, show_problems, try_load
 
 FIELDS = {
     "user_col": "User id",

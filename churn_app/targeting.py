@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from churn_app.state import EXPLANATION, POLICY, policy_kwargs
 from churn_core.targets import TargetList
-from ui.state import EXPLANATION, POLICY, policy_kwargs
 
 RULES = {"probability": "Probability threshold", "top_k": "Top K users", "budget": "Budget"}
 

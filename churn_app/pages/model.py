@@ -6,13 +6,13 @@ import time
 
 import streamlit as st
 
+from churn_app import charts
+from churn_app.forms import label_widgets, model_widgets
+from churn_app.results import show_results
+from churn_app.state import CONFIG, LOG, RUN, record_run, runs_table, show_problems
 from churn_core.errors import EventDataError
 from churn_core.labels import label_summary
 from churn_core.pipeline import MIN_POSITIVES, train
-from ui import charts
-from ui.forms import label_widgets, model_widgets
-from ui.results import show_results
-from ui.state import CONFIG, LOG, RUN, record_run, runs_table, show_problems
 
 THIN_ROWS = 200  # fewer labelled user-cutoff rows than this: results will be noisy
 THIN_CLASS = 50  # fewer churned (or retained) rows than this: results will be noisy

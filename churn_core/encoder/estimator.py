@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-# Before torch starts its OpenMP runtime (see churn_core.encoder_nn).
+# Before torch starts its OpenMP runtime (see churn_core.encoder.nn).
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import numpy as np
@@ -28,7 +28,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 from transformers import BertModel
 
-from churn_core.encoder_nn import (
+from churn_core.encoder.nn import (
     N_SPECIAL_TYPES,
     BehaviorModel,
     PaddedBatch,
@@ -36,7 +36,7 @@ from churn_core.encoder_nn import (
     pack,
     pool,
 )
-from churn_core.encoder_training import finetune, pretrain
+from churn_core.encoder.training import finetune, pretrain
 from churn_core.sequences import EventSequence, sequences_from_input
 
 logger = logging.getLogger(__name__)

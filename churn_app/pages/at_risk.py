@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import streamlit as st
 
+from churn_app import charts
+from churn_app.state import LOG, need_run
+from churn_app.targeting import current_targets, explanation_for, policy_widgets
 from churn_core.targets import tier_legend
-from ui import charts
-from ui.state import LOG, need_run
-from ui.targeting import current_targets, explanation_for, policy_widgets
 
 st.title("At-risk users")
 run = need_run()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from ui import charts
+from churn_app import charts
 
 SHOWN = ["roc_auc", "pr_auc", "brier", "lift_top_decile", "f1", "precision", "recall"]
 

@@ -1,0 +1,1 @@
+"""The dashboard (Streamlit): entry, pages, session state, forms and plotly figure builders."""

@@ -1,1 +1,0 @@
-"""Streamlit-side helpers: session state, cached loading and plotly figure builders."""
