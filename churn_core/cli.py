@@ -1,4 +1,5 @@
-"""``python -m churn_core train|score|evaluate|explain``: the same pipeline as the app."""
+"""``churn train|score|evaluate|explain|app`` (or ``python -m churn_core …``): the same
+pipeline as the app."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import argparse
 import json
 import logging
 import math
+import os
 import sys
 import time
 import warnings
@@ -18,11 +20,14 @@ from churn_core.errors import EventDataError, ModelBundleError
 
 EXAMPLES = """\
 examples:
-  python -m churn_core train orders.csv --horizon-days 90 --model-dir models/retail
-  python -m churn_core score orders.csv --model-dir models/retail --out at_risk.csv
-  python -m churn_core evaluate orders.csv --horizon-days 90 --cutoff 2011-09-10
-  python -m churn_core train tmall.csv --horizon-days 31 --model-dir m --event-map 0=view 1=purchase
-  python -m churn_core explain orders.csv --model-dir models/retail --user 12347
+  churn train orders.csv --horizon-days 90 --model-dir models/retail
+  churn score orders.csv --model-dir models/retail --out at_risk.csv
+  churn evaluate orders.csv --horizon-days 90 --cutoff 2011-09-10
+  churn train tmall.csv --horizon-days 31 --model-dir m --event-map 0=view 1=purchase
+  churn explain orders.csv --model-dir models/retail --user 12347
+  churn app --server.port 8502          (the dashboard; extra arguments go to streamlit run)
+
+(`python -m churn_core ...` is the same command without installing the package.)
 """
 
 
@@ -82,18 +87,32 @@ def _label_flags(p: argparse.ArgumentParser, required: bool) -> None:
     p.add_argument("--seed", type=int, help="random seed (default 0)")
 
 
+def _global_flags(p: argparse.ArgumentParser, default: object) -> None:
+    """Flags accepted before or after the sub-command (``churn -q score …`` = ``churn score -q …``).
+
+    On the sub-commands the default is SUPPRESS, so a flag given before the sub-command is
+    not overwritten by the sub-parser's default.
+    """
+    p.add_argument(
+        "-q", "--quiet", action="store_true", default=default, help="no progress on stderr"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m churn_core",
+        prog="churn",
         description="Churn early warning from raw e-commerce event logs (CSV, CSV.gz, Parquet).",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    _global_flags(parser, False)
+    common = argparse.ArgumentParser(add_help=False)
+    _global_flags(common, argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     t = sub.add_parser(
         "train",
+        parents=[common],
         help="train, validate and save a model bundle",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -111,6 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser(
         "score",
+        parents=[common],
         help="score every user with a saved model",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -123,6 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser(
         "evaluate",
+        parents=[common],
         help="true forecast check against what happened after T",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -138,12 +159,21 @@ def build_parser() -> argparse.ArgumentParser:
     _label_flags(e, required=True)
     _mapping_flags(e)
 
-    x = sub.add_parser("explain", help="one user's full explanation")
+    x = sub.add_parser("explain", parents=[common], help="one user's full explanation")
     x.add_argument("events", help="event log file")
     x.add_argument("--model-dir", required=True, metavar="DIR")
     x.add_argument("--user", required=True, metavar="ID")
     x.add_argument("--as-of", metavar="T")
     _mapping_flags(x)
+
+    a = sub.add_parser(
+        "app",
+        help="start the dashboard (Streamlit) from the installed package",
+        description="Start the dashboard: `streamlit run` on the installed churn_app. "
+        "Every further argument goes to `streamlit run`, e.g. --server.port 8502 "
+        "--server.headless true.",
+    )
+    a.add_argument("streamlit_args", nargs=argparse.REMAINDER, help="passed to streamlit run")
     return parser
 
 
@@ -334,7 +364,48 @@ def _one_line_warning(message, category, filename, lineno, file=None, line=None)
     print(f"warning: {message}", file=sys.stderr)
 
 
+def app_command(streamlit_args: list[str]) -> list[str]:
+    """The ``streamlit run`` command line that starts the dashboard of the installed package.
+
+    The app's theme and upload limit (``churn_app/streamlit_config.toml``, a copy of the
+    repository's ``.streamlit/config.toml``) are passed as flags, so the dashboard looks the
+    same from any working directory; ``streamlit_args`` come last and win.
+    """
+    import tomllib
+    from importlib import resources
+
+    app_dir = resources.files("churn_app")
+    script = Path(str(app_dir.joinpath("streamlit_app.py")))
+    settings = tomllib.loads(app_dir.joinpath("streamlit_config.toml").read_text("utf-8"))
+    flags = [
+        f"--{section}.{key}={str(value).lower() if isinstance(value, bool) else value}"
+        for section, values in settings.items()
+        for key, value in values.items()
+    ]
+    return [sys.executable, "-m", "streamlit", "run", str(script), *flags, *streamlit_args]
+
+
+def cmd_app(args, say) -> int:
+    """Run the dashboard in the foreground until it is stopped (Ctrl+C)."""
+    import subprocess
+
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+    }
+    command = app_command(list(args.streamlit_args))
+    if os.name == "posix":  # become streamlit: signals (Ctrl+C, SIGTERM) reach it directly
+        os.execve(command[0], command, env)
+    try:
+        return subprocess.call(command, env=env)
+    except KeyboardInterrupt:
+        return 0
+
+
 COMMANDS = {
+    "app": cmd_app,
     "train": cmd_train,
     "score": cmd_score,
     "evaluate": cmd_evaluate,
@@ -342,8 +413,22 @@ COMMANDS = {
 }
 
 
+def _split_app_args(argv: list[str]) -> tuple[list[str], list[str]]:
+    """``[…, "app", *rest]`` -> (``[…, "app"]``, ``rest``): everything after ``app`` belongs to
+    ``streamlit run`` (argparse cannot pass on flags such as ``--server.port``)."""
+    for i, token in enumerate(argv):
+        if token == "app" and argv[i + 1 :] not in (["-h"], ["--help"]):
+            return argv[: i + 1], argv[i + 1 :]
+        if not token.startswith("-"):
+            break
+    return argv, []
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv, streamlit_args = _split_app_args(list(sys.argv[1:] if argv is None else argv))
     args = build_parser().parse_args(argv)
+    if args.command == "app":
+        args.streamlit_args = [*args.streamlit_args, *streamlit_args]
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     warnings.showwarning = _one_line_warning
     say = _Progress(args.quiet)
