@@ -19,8 +19,7 @@ import pytest
 pytestmark = pytest.mark.browser
 
 REPO = Path(__file__).resolve().parents[2]
-SHARED = Path(os.environ.get("CHURN_SHARED_DATA", REPO.parent / "shared" / "data"))
-UPLOAD = SHARED / "tmall-brand-rec-2014" / "tmall_brand_rec_2014.csv.gz"
+CHROMIUM = shutil.which("chromium")
 # Refresh the README's pictures with CHURN_SCREENSHOTS_DIR=docs/screenshots; by default a
 # test run writes them to a temporary folder and leaves the working tree clean.
 SHOTS = Path(
@@ -46,7 +45,13 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def server():
-    """A streamlit server on a free port, stopped by its own PID."""
+    """A streamlit server on a free port, stopped by its own PID.
+
+    Skips first, before starting anything, when no Chromium or Playwright can be found.
+    """
+    if CHROMIUM is None:
+        pytest.skip("no Chromium found (Debian: apt-get install -y chromium)")
+    pytest.importorskip("playwright.sync_api")
     port = _free_port()
     cmd = [
         sys.executable,
@@ -101,22 +106,32 @@ def _metric(page, label: str) -> str:
     return box.locator('[data-testid="stMetricValue"]').inner_text().strip()
 
 
-def test_upload_train_download(server, tmp_path):
-    chromium = shutil.which("chromium")
-    if chromium is None:
-        pytest.skip("Debian chromium not installed (apt-get install -y chromium)")
-    if not UPLOAD.is_file():
-        pytest.skip(f"shared data not found at {UPLOAD}")
-    sync_api = pytest.importorskip("playwright.sync_api")
+@pytest.fixture(scope="module")
+def upload(tmp_path_factory) -> tuple[Path, int]:
+    """A multi-event shop log the test writes (seeded synthetic), and its number of users."""
+    from churn_core.datasets import synthetic_events
+
+    path = tmp_path_factory.mktemp("upload") / "shop_events.csv.gz"
+    events = synthetic_events(n_users=800, seed=3)
+    events.to_csv(path, index=False)
+    return path, int(events["user_id"].nunique())
+
+
+def test_upload_train_download(server, upload, tmp_path):
+    from playwright import sync_api
+
+    upload_path, n_users = upload
     with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=chromium, args=ARGS)
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1700}, accept_downloads=True)
         page.goto(server)
         page.get_by_text("Profile: demo").wait_for(timeout=90_000)
         page.locator(".js-plotly-plot").first.wait_for(timeout=30_000)
-        page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(UPLOAD))
-        page.get_by_text(f"Profile: {UPLOAD.name}").wait_for(timeout=90_000)
-        assert _metric(page, "Users") == "884"
+        page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(
+            str(upload_path)
+        )
+        page.get_by_text(f"Profile: {upload_path.name}").wait_for(timeout=90_000)
+        assert _metric(page, "Users") == f"{n_users:,}"
         _shot(page, "1_data")
 
         _go(page, "Churn & model", "What churn means")
