@@ -300,6 +300,7 @@ def cmd_score(args, say) -> int:
     from churn_core.explain import explain_model, sample_background
     from churn_core.pipeline import score_table
     from churn_core.table import scoring_table
+    from churn_core.targets import join_reasons
 
     model, cfg, _ = load_model(args.model_dir)
     cfg = config_from_args(args, base=cfg)
@@ -313,7 +314,7 @@ def cmd_score(args, say) -> int:
     say("explaining (reason_1..reason_3)", 0.7)
     ids = pd.Index(table.user_id.astype(str))
     reasons = explain_model(model, table.X, ids, sample_background(table.X)).reasons
-    scores = scores.join(reasons, on="user_id")
+    scores = join_reasons(scores, reasons)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix.lower() == ".xlsx":
