@@ -25,10 +25,10 @@ def _folds(table: FeatureTable, n_folds: int, seed: int) -> list[tuple[np.ndarra
     in a seeded random order within each stratum; vectorised, unlike StratifiedGroupKFold,
     whose per-group search takes seconds on tens of thousands of users.
     """
-    n_pos = int(table.y.sum())
-    k = max(2, min(n_folds, n_pos, len(table.y) - n_pos))
+    n_pos = int(table.target().sum())
+    k = max(2, min(n_folds, n_pos, len(table.target()) - n_pos))
     codes, users = pd.factorize(table.user_id)
-    rate = np.bincount(codes, weights=table.y, minlength=len(users)) / np.bincount(codes)
+    rate = np.bincount(codes, weights=table.target(), minlength=len(users)) / np.bincount(codes)
     shuffle = np.random.default_rng(seed).random(len(users))
     order = np.lexsort((shuffle, rate))  # by churn share, ties in random order
     fold_of_user = np.empty(len(users), dtype=np.int64)
@@ -46,7 +46,7 @@ def out_of_fold_scores(
     """Raw scores for every row from a pipeline that never saw that row's user."""
     folds = _folds(table, model_cfg.cv_folds, model_cfg.seed)
     template = build_pipeline(model_cfg, table.feature_names, encoder_cfg)
-    oof = np.zeros(len(table.y))
+    oof = np.zeros(len(table.target()))
     k = len(folds)
     for i, (tr, va) in enumerate(folds):
         stage = f"cross-validation fold {i + 1}/{k}"
@@ -57,7 +57,7 @@ def out_of_fold_scores(
             def inner(s: str, f: float, stage=stage, i=i) -> None:
                 progress(f"{stage}: {s}", (i + f) / k)
 
-        pipe = fit_pipeline(clone(template), table.X.iloc[tr], table.y[tr], inner)
+        pipe = fit_pipeline(clone(template), table.X.iloc[tr], table.target()[tr], inner)
         oof[va] = raw_scores(pipe, table.X.iloc[va])
         if progress:
             progress(stage, (i + 1) / k)
@@ -76,7 +76,7 @@ def cross_validate(
     out-of-fold scores. Returns the result and the calibrator fitted on all of them.
     """
     oof, val_sets = out_of_fold_scores(table, model_cfg, encoder_cfg, progress)
-    y = table.y
+    y = table.target()
     prob = np.zeros_like(oof)
     for va in val_sets:
         rest = np.setdiff1d(np.arange(len(y)), va)
@@ -121,18 +121,18 @@ def backtest(
         closed = table.cutoff < test_cut
         notes.append("training label windows overlap the test period (log too short)")
     tr, te = np.flatnonzero(closed), np.flatnonzero(table.cutoff == test_cut)
-    if len(np.unique(table.y[tr])) < 2 or len(np.unique(table.y[te])) < 2:
+    if len(np.unique(table.target()[tr])) < 2 or len(np.unique(table.target()[te])) < 2:
         return None
     train = table.take(tr)
     inner = replace(model_cfg, cv_folds=min(model_cfg.cv_folds, 3))
     say = progress or (lambda s, f: None)
     oof, _ = out_of_fold_scores(train, inner, encoder_cfg, lambda s, f: say(s, 0.75 * f))
-    cal = Calibrator.fit(oof, train.y, model_cfg.calibration)
+    cal = Calibrator.fit(oof, train.target(), model_cfg.calibration)
     pipe = build_pipeline(model_cfg, table.feature_names, encoder_cfg)
-    fit_pipeline(pipe, train.X, train.y, lambda s, f: say(f"refit: {s}", 0.75 + 0.25 * f))
-    y = table.y[te]
+    fit_pipeline(pipe, train.X, train.target(), lambda s, f: say(f"refit: {s}", 0.75 + 0.25 * f))
+    y = table.target()[te]
     prob = cal(raw_scores(pipe, table.X.iloc[te]))
-    threshold = max_f1_threshold(train.y, cal(oof))
+    threshold = max_f1_threshold(train.target(), cal(oof))
     folds = pd.DataFrame([score_metrics(y, prob, threshold)], index=["out-of-time"])
     return CVResult(
         "out-of-time", folds, y, prob, threshold, Curves.from_scores(y, prob), tuple(notes)
@@ -149,7 +149,7 @@ def fit_final(
 ) -> ChurnModel:
     """Refit the pipeline on every training row and attach the cross-fitted calibrator."""
     pipe = build_pipeline(model_cfg, table.feature_names, encoder_cfg)
-    fit_pipeline(pipe, table.X, table.y, progress)
+    fit_pipeline(pipe, table.X, table.target(), progress)
     max_events = encoder_cfg.max_events if encoder_cfg and encoder_cfg.kind != "none" else None
     return ChurnModel(pipe, calibrator, tuple(table.feature_names), event_types, max_events)
 
@@ -193,8 +193,8 @@ def search(
         rows.append(
             {
                 **params,
-                "roc_auc": roc_auc_score(table.y, oof),
-                "log_loss_uncalibrated": log_loss(table.y, np.clip(p, 1e-6, 1 - 1e-6)),
+                "roc_auc": roc_auc_score(table.target(), oof),
+                "log_loss_uncalibrated": log_loss(table.target(), np.clip(p, 1e-6, 1 - 1e-6)),
             }
         )
         if progress:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -86,9 +87,9 @@ def evaluate(
         return tables[max_events]
 
     agg_tab = tables_for(None)[0]
-    labels = summarise_labels(spec, cutoffs, agg_tab.cutoff, agg_tab.y)
+    labels = summarise_labels(spec, cutoffs, agg_tab.cutoff, agg_tab.target())
     check_trainable(agg_tab, labels, spec.horizon_days)
-    rows = []
+    rows: list[dict[str, Any]] = []
     graded: dict[str, np.ndarray] = {}  # scores aligned with ``truth``, per model
 
     def grade(

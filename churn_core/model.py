@@ -111,7 +111,7 @@ def build_pipeline(
     """
     kind = encoder_cfg.kind if encoder_cfg else "none"
     parts = []
-    if kind in ("transformer", "text", "hybrid"):
+    if encoder_cfg is not None and kind in ("transformer", "text", "hybrid"):
         parts.append(("seq", make_encoder(encoder_cfg), [SEQUENCE_COLUMN]))
     if kind in ("none", "hybrid"):
         if model_cfg.classifier in LINEAR or kind == "hybrid":

@@ -22,7 +22,6 @@ from churn_core.targets import TargetList, describe_user, flag, score_frame, tie
 log = logging.getLogger(__name__)
 
 
-
 @dataclass(frozen=True, eq=False)
 class ChurnRun:
     """Everything one training run produced; pages and the CLI only ask questions of it."""
@@ -125,7 +124,7 @@ def train(
     table = training_table(
         hist, spec, cutoffs, event_types, max_events, progress=lambda s, f: say(s, 0.2 * f)
     )
-    labels = summarise_labels(spec, cutoffs, table.cutoff, table.y)
+    labels = summarise_labels(spec, cutoffs, table.cutoff, table.target())
     check_trainable(table, labels, spec.horizon_days)
     timings["features"] = time.perf_counter() - t0
 
@@ -170,7 +169,10 @@ def train(
     timings["total"] = time.perf_counter() - t0
     say("done", 1.0)
     log.info(
-        "trained on %d rows from %d cutoffs in %.1fs", len(table.y), len(cutoffs), timings["total"]
+        "trained on %d rows from %d cutoffs in %.1fs",
+        len(table.target()),
+        len(cutoffs),
+        timings["total"],
     )
     return ChurnRun(
         config,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 import tomllib
 from pathlib import Path
@@ -68,3 +70,21 @@ def test_packaged_streamlit_settings_match_the_repository_config():
     packaged = tomllib.loads((REPO / "churn_app" / "streamlit_config.toml").read_text())
     repo = tomllib.loads((REPO / ".streamlit" / "config.toml").read_text())
     assert packaged == repo
+
+
+@pytest.mark.slow  # each script imports its libraries (torch for some): seconds each
+@pytest.mark.parametrize("script", sorted(p.name for p in (REPO / "bench").glob("*.py")))
+def test_bench_scripts_import_churn_core_from_any_directory(script, tmp_path):
+    """``python bench/x.py`` as the README says: its imports resolve (main() is not run)."""
+    code = (
+        "import importlib.util as u; "
+        f"s = u.spec_from_file_location('bench_script', {str(REPO / 'bench' / script)!r}); "
+        "m = u.module_from_spec(s); s.loader.exec_module(m); import churn_core; "
+        "print(churn_core.__file__)"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().endswith("churn_core/__init__.py")
