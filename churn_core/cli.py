@@ -20,14 +20,14 @@ from churn_core.errors import EventDataError, ModelBundleError
 
 EXAMPLES = """\
 examples:
-  churn train orders.csv --horizon-days 90 --model-dir models/retail
-  churn score orders.csv --model-dir models/retail --out at_risk.csv
-  churn evaluate orders.csv --horizon-days 90 --cutoff 2011-09-10
-  churn train tmall.csv --horizon-days 31 --model-dir m --event-map 0=view 1=purchase
-  churn explain orders.csv --model-dir models/retail --user 12347
-  churn app --server.port 8502          (the dashboard; extra arguments go to streamlit run)
+  python -m churn_core train orders.csv --horizon-days 90 --model-dir models/retail
+  python -m churn_core score orders.csv --model-dir models/retail --out at_risk.csv
+  python -m churn_core evaluate orders.csv --horizon-days 90 --cutoff 2011-09-10
+  python -m churn_core train tmall.csv --horizon-days 31 --model-dir m --event-map 0=view 1=purchase
+  python -m churn_core explain orders.csv --model-dir models/retail --user 12347
+  python -m churn_core app --server.port 8502   (the dashboard; arguments go to streamlit run)
 
-(`python -m churn_core ...` is the same command without installing the package.)
+After `pip install .`, `churn` is the same command: churn train orders.csv ...
 """
 
 
@@ -100,7 +100,8 @@ def _global_flags(p: argparse.ArgumentParser, default: object) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="churn",
+        # `churn …` once installed, `python -m churn_core …` from a checkout
+        prog="churn" if Path(sys.argv[0]).name == "churn" else "python -m churn_core",
         description="Churn early warning from raw e-commerce event logs (CSV, CSV.gz, Parquet).",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
