@@ -114,8 +114,13 @@ def test_outcome_json_matches_an_independent_grading(shop, tmp_path, capsys):
     assert report["roc_auc"] == pytest.approx(expected, abs=1e-6)
     treat = f["group"] == "treat"
     assert report["by_group"]["treat"]["churn_rate"] == pytest.approx(y[treat.to_numpy()].mean())
-    assert main(["-q", "outcome", str(events), "--campaign", str(out)]) == 0
+    rep = tmp_path / "report.csv"
+    assert main(["-q", "outcome", str(events), "--campaign", str(out), "--out", str(rep)]) == 0
     assert "uplift (control churn - treated churn)" in capsys.readouterr().out
+    meta, table = read_export(rep)  # the report goes through the same writer
+    assert float(meta["roc_auc"]) == pytest.approx(report["roc_auc"], abs=1e-5)
+    groups = table.loc[table["section"] == "group"].set_index("name")
+    assert groups.loc["treat", "users"] == report["by_group"]["treat"]["users"]
 
 
 def _subprocess_error(argv: list[str]) -> str:
