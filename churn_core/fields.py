@@ -232,7 +232,7 @@ MAPPING_FIELDS: tuple[MappingField, ...] = (
         "time format",
         "--time-format",
         "Time format",
-        "strftime format such as '%d/%m/%Y %H:%M', or epoch_s / epoch_ms (auto when empty)",
+        "strftime format such as '%d/%m/%Y %H:%M', or epoch_s / epoch_ms (detected when not given)",
         kind="format",
     ),
     MappingField(

@@ -247,7 +247,7 @@ def detect_schema(raw: pd.DataFrame, schema: SchemaConfig = _DEFAULT_SCHEMA) -> 
     time_format = schema.time_format or (preset.get("time_format") if same_time else None)
     if layout in ("custom", "canonical"):
         content = _ByContent(raw, found, guesses, taken)
-        time_format = content.run(time_format, given=schema)
+        time_format = content.run(time_format)
         base_map = content.event_map or base_map
     elif time_format is None and found["time_col"] in raw.columns:
         time_format = infer_time_format(raw[found["time_col"]])
@@ -272,16 +272,23 @@ class _ByContent:
             self.found[guess.field] = guess.column
             self.taken.add(guess.column)
 
-    def run(self, time_format: str | None, given: SchemaConfig) -> str | None:
+    def run(self, time_format: str | None) -> str | None:
         p, found = self.profile, self.found
-        if found["time_col"] is None:
-            self.use(roles.find_time(p, self.taken).guess)
+        by_name = found["time_col"] is not None
+        if not by_name:
+            timing = roles.find_time(p, self.taken)
+            self.use(timing.guess)
+            if timing.time_format == DAYS_SINCE_PRIOR:
+                time_format = DAYS_SINCE_PRIOR
         time_col = found["time_col"]
         if time_col in self.raw.columns:
             if time_format is None:
                 time_format = infer_time_format(self.raw[time_col])
-            self._check_named_time(time_col)
-        times = roles.sample_times(p, time_col, time_format) if time_col in p.text else None
+            if by_name:
+                self._check_named_time(time_col)
+        times = None
+        if time_col in p.text and time_format != DAYS_SINCE_PRIOR:
+            times = roles.sample_times(p, time_col, time_format)
         if found["event_col"] is None:
             event = roles.find_event(p, self.taken, EVENT_SYNONYMS)
             if event.column and time_format == MONTH_DAY and roles.month_day_codes(p, event.column):
@@ -301,10 +308,10 @@ class _ByContent:
         else:
             self._check_named_user(found["user_col"])
         if not any(found[f] for f in ("amount_col", "price_col", "quantity_col")):
-            self._money(given)
+            self._money()
         return time_format
 
-    def _money(self, given: SchemaConfig) -> None:
+    def _money(self) -> None:
         money = roles.find_money(self.profile, self.taken)
         if money.column is None:
             if money.ambiguous:

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import pandas as pd
 from pandas.tseries.api import guess_datetime_format
 
-from churn_core.timestamps import MONTH_DAY, _dayfirst, parse_timestamps
+from churn_core.timestamps import DAYS_SINCE_PRIOR, MONTH_DAY, _dayfirst, parse_timestamps
 
 SAMPLE_ROWS = 20_000
 CONFIDENCES = ("given", "high", "medium", "low")
@@ -81,14 +81,17 @@ class Profile:
         for col in self.sample.columns:
             text = self.sample[col].astype("str").str.strip()
             self.text[str(col)] = text.where(text != "")
-        self._times: pd.Series | None = None
+        self._present: dict[str, pd.Series] = {}
+        self._facts: dict[tuple[str, str], object] = {}
 
     @property
     def columns(self) -> list[str]:
         return list(self.text)
 
     def present(self, col: str) -> pd.Series:
-        return self.text[col].dropna()
+        if col not in self._present:
+            self._present[col] = self.text[col].dropna()
+        return self._present[col]
 
     def number(self, col: str) -> pd.Series:
         """Numbers of the non-empty cells (NaN where not a number)."""
@@ -101,7 +104,10 @@ class Profile:
         return float(nums.notna().mean()) if len(nums) else 0.0
 
     def distinct(self, col: str) -> int:
-        return int(self.present(col).nunique())
+        key = ("distinct", col)
+        if key not in self._facts:
+            self._facts[key] = int(self.present(col).nunique())
+        return int(self._facts[key])  # type: ignore[call-overload]
 
     def rows_per_value(self, col: str) -> float:
         return len(self.present(col)) / max(self.distinct(col), 1)
@@ -124,6 +130,12 @@ class Profile:
 
     def is_id_like(self, col: str) -> bool:
         """Tokens without spaces, not money, at least two values that repeat."""
+        key = ("id", col)
+        if key not in self._facts:
+            self._facts[key] = self._id_like(col)
+        return bool(self._facts[key])
+
+    def _id_like(self, col: str) -> bool:
         values = self.present(col)
         if len(values) < 2 or self.distinct(col) < 2 or self.is_money(col):
             return False
@@ -158,13 +170,40 @@ def find_time(profile: Profile, skip: set[str]) -> TimeGuess:
                     "time_col",
                     None,
                     "low",
-                    "several columns read as dates: "
-                    + "; ".join(f"{c} ({e})" for c, _, e in group),
+                    "each reads as dates: "
+                    + ", ".join(f"{c} as {f or 'day/month or month/day'}" for c, f, _ in group),
                     names,
                 ),
                 None,
             )
+    relative = _days_since_prior(profile, skip)
+    if relative is not None:
+        return relative
     return TimeGuess(Guess("time_col", None, "low", "no column reads as dates"), None)
+
+
+def _days_since_prior(profile: Profile, skip: set[str]) -> TimeGuess | None:
+    """Instacart-style relative time: whole days (0-366), empty exactly on first orders, i.e.
+    where another column (the order number, counting from 1) is 1."""
+    numbers = {
+        c: pd.to_numeric(profile.text[c], errors="coerce")
+        for c in profile.columns
+        if c not in skip and profile.is_integral(c)
+    }
+    for gap, days in numbers.items():
+        empty = profile.text[gap].isna()
+        if not 0 < empty.mean() <= 0.5 or days.min() < 0 or days.max() > 366:
+            continue
+        for order, nums in numbers.items():
+            if order == gap or nums.min() != 1:
+                continue
+            if float(((nums == 1) == empty).mean()) >= 0.99:
+                evidence = (
+                    f"days since the previous order: whole days {days.min():.0f}-"
+                    f"{days.max():.0f}, empty exactly where {order} (the order number) is 1"
+                )
+                return TimeGuess(Guess("time_col", gap, "medium", evidence), DAYS_SINCE_PRIOR)
+    return None
 
 
 def read_as_dates(values: pd.Series) -> tuple[str, str] | None:
@@ -226,6 +265,9 @@ def _formats_to_try(distinct: pd.Series) -> list[str]:
         warnings.simplefilter("ignore", UserWarning)
         for dayfirst in (False, True):
             fmt = guess_datetime_format(first, dayfirst=dayfirst)
+            year_first = fmt is not None and fmt.startswith("%Y") and "%d" in fmt
+            if year_first and fmt.find("%d") < fmt.find("%m"):
+                continue  # nobody writes year-day-month
             if fmt and fmt not in out:
                 out.append(fmt)
     for fmt in list(out):
@@ -236,7 +278,8 @@ def _formats_to_try(distinct: pd.Series) -> list[str]:
 
 
 def _swap_day_month(fmt: str) -> str | None:
-    if "%d" not in fmt or "%m" not in fmt:
+    """``%d/%m/%Y`` <-> ``%m/%d/%Y``; None for year-first patterns (nobody writes Y-D-M)."""
+    if "%d" not in fmt or "%m" not in fmt or not fmt.startswith(("%d", "%m")):
         return None
     return fmt.replace("%d", "\0").replace("%m", "%d").replace("\0", "%m")
 
@@ -332,7 +375,7 @@ def find_user(
     ids = [
         c
         for c in profile.columns
-        if c not in skip and profile.is_id_like(c) and profile.distinct(c) >= few
+        if (c not in skip or c == invoice) and profile.is_id_like(c) and profile.distinct(c) >= few
     ]
     repeating = [c for c in ids if profile.rows_per_value(c) >= 1.5 and c != invoice]
     grouped = [c for c in repeating if profile.grouped(c) and not _single_time(profile, c, times)]
