@@ -83,6 +83,7 @@ class Profile:
             self.text[str(col)] = text.where(text != "")
         self._present: dict[str, pd.Series] = {}
         self._facts: dict[tuple[str, str], object] = {}
+        self._dates: dict[str, tuple[str, str] | None] = {}
 
     @property
     def columns(self) -> list[str]:
@@ -141,7 +142,13 @@ class Profile:
             return False
         if values.str.contains(r"\s", regex=True).mean() > 0.1:
             return False
-        return bool(values.str.len().mean() <= 64)
+        return bool(values.str.len().mean() <= 64) and self.dates(col) is None
+
+    def dates(self, col: str) -> tuple[str, str] | None:
+        """``(format, evidence)`` when the column reads as dates (see :func:`read_as_dates`)."""
+        if col not in self._dates:
+            self._dates[col] = read_as_dates(self.present(col))
+        return self._dates[col]
 
 
 # -- timestamp ----------------------------------------------------------------------------
@@ -153,7 +160,7 @@ def find_time(profile: Profile, skip: set[str]) -> TimeGuess:
     for col in profile.columns:
         if col in skip:
             continue
-        found = read_as_dates(profile.present(col))
+        found = profile.dates(col)
         if found is None:
             continue
         kind = "epoch" if found[0].startswith("epoch") else "md" if found[0] == MONTH_DAY else ""
@@ -371,7 +378,7 @@ def find_user(
 ) -> Guess:
     """The user id: the repeating id the file is grouped by, or the one an order/session id
     determines, or the id with most rows per value."""
-    few = min(10, max(2, profile.n_rows // 10))
+    few = min(10, max(2, profile.n_rows // 100))
     ids = [
         c
         for c in profile.columns
