@@ -134,10 +134,10 @@ class _Validation:
         self._source_notes()
         self._check_columns()
         self._drop_header_rows()
-        if self.col("user_col"):
-            self._users()
-        if self.col("time_col"):
-            self._timestamps()
+        if user_col := self.col("user_col"):
+            self._users(user_col)
+        if time_col := self.col("time_col"):
+            self._timestamps(time_col)
         self._events()
         self._amounts()
         self._labels()
@@ -202,15 +202,13 @@ class _Validation:
             mask &= (self.raw[c].astype("str").str.strip() == str(c)).fillna(False).to_numpy()
         self.drop(mask, "repeated header row")
 
-    def _users(self) -> None:
-        col = self.col("user_col")
+    def _users(self, col: str) -> None:
         users, how = clean_ids(self.raw[col])
         self.drop(users.isna().to_numpy(), f"missing user id (column {col} empty)")
         self.out["user_id"] = users
         self.mapping.append(("user_id", col + how))
 
-    def _timestamps(self) -> None:
-        col = self.col("time_col")
+    def _timestamps(self, col: str) -> None:
         if self.det.time_format == DAYS_SINCE_PRIOR:
             self._relative_timestamps(col)
             return

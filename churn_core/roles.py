@@ -82,7 +82,8 @@ class Profile:
             text = self.sample[col].astype("str").str.strip()
             self.text[str(col)] = text.where(text != "")
         self._present: dict[str, pd.Series] = {}
-        self._facts: dict[tuple[str, str], object] = {}
+        self._distinct: dict[str, int] = {}
+        self._id_like_: dict[str, bool] = {}
         self._dates: dict[str, tuple[str, str] | None] = {}
 
     @property
@@ -105,10 +106,9 @@ class Profile:
         return float(nums.notna().mean()) if len(nums) else 0.0
 
     def distinct(self, col: str) -> int:
-        key = ("distinct", col)
-        if key not in self._facts:
-            self._facts[key] = int(self.present(col).nunique())
-        return int(self._facts[key])  # type: ignore[call-overload]
+        if col not in self._distinct:
+            self._distinct[col] = int(self.present(col).nunique())
+        return self._distinct[col]
 
     def rows_per_value(self, col: str) -> float:
         return len(self.present(col)) / max(self.distinct(col), 1)
@@ -131,10 +131,9 @@ class Profile:
 
     def is_id_like(self, col: str) -> bool:
         """Tokens without spaces, not money, at least two values that repeat."""
-        key = ("id", col)
-        if key not in self._facts:
-            self._facts[key] = self._id_like(col)
-        return bool(self._facts[key])
+        if col not in self._id_like_:
+            self._id_like_[col] = self._id_like(col)
+        return self._id_like_[col]
 
     def _id_like(self, col: str) -> bool:
         values = self.present(col)
@@ -156,7 +155,9 @@ class Profile:
 
 def find_time(profile: Profile, skip: set[str]) -> TimeGuess:
     """The column whose values read as dates; formats tried and the chosen one in evidence."""
-    text, md, epoch = [], [], []
+    text: list[tuple[str, str, str]] = []
+    md: list[tuple[str, str, str]] = []
+    epoch: list[tuple[str, str, str]] = []
     for col in profile.columns:
         if col in skip:
             continue
