@@ -124,7 +124,7 @@ def mapping_form(columns: list[str], det: DetectedSchema) -> SchemaConfig | None
             "sure it is; change any that is wrong, then validate."
         )
         grid = st.columns(3)
-        chosen: dict[str, object] = {}
+        chosen: dict[str, str] = {}
         column_fields = [f for f in MAPPING_FIELDS if f.is_column]
         for i, f in enumerate(column_fields):
             current = getattr(det, f.name)
@@ -138,7 +138,7 @@ def mapping_form(columns: list[str], det: DetectedSchema) -> SchemaConfig | None
                 help=f"{f.help}. Detection looks for {f.content or 'known names'}.",
             )
             box.caption(guess_caption(det, f.name))
-        left, right = st.columns(2)
+        left, mid, right = st.columns(3)
         fmt = mapping_field("time_format")
         time_format = left.text_input(
             fmt.label,
@@ -148,14 +148,29 @@ def mapping_form(columns: list[str], det: DetectedSchema) -> SchemaConfig | None
             help=fmt.help,
         )
         year = mapping_field("year")
-        chosen["year"] = right.number_input(
+        year_value = mid.number_input(
             f"{year.label} (0 = auto)", 0, 2100, 0, key="map_year", help=year.help
+        )
+        names = mapping_field("event_map")
+        detected_map = " ".join(f"{k}={v}" for k, v in det.event_map)
+        event_map_text = right.text_input(
+            f"{names.label} (RAW=NAME ...)",
+            value="",
+            placeholder=f"detected: {detected_map}" if detected_map else "e.g. 0=view 1=purchase",
+            key="map_event_map",
+            help=names.help,
         )
         if not st.form_submit_button("Validate with this mapping"):
             return None
-    fields = {k: (None if v == AUTO else v) for k, v in chosen.items() if k != "year"}
+    pairs = [p.partition("=") for p in event_map_text.replace(",", " ").split()]
+    bad = [a + s + b for a, s, b in pairs if not (s and a and b)]
+    if bad:
+        st.error(f"Event names must look like RAW=NAME (e.g. 0=view); not {', '.join(bad)}.")
+        return None
+    fields = {k: (None if v == AUTO else v) for k, v in chosen.items()}
     return SchemaConfig(
         **fields,  # type: ignore[arg-type]
         time_format=time_format.strip() or None,
-        year=int(chosen["year"]) or None,  # type: ignore[call-overload]
+        year=int(year_value) or None,
+        event_map=tuple((a, b) for a, _, b in pairs),
     )

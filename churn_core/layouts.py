@@ -309,6 +309,10 @@ class _ByContent:
             self._check_named_user(found["user_col"])
         if not any(found[f] for f in ("amount_col", "price_col", "quantity_col")):
             self._money()
+        if found["item_col"] is None:
+            self.use(roles.find_item(p, times, self.taken))
+        for fld in ("item_col", "category_col"):
+            self._add_cardinality(fld)
         return time_format
 
     def _money(self) -> None:
@@ -335,6 +339,15 @@ class _ByContent:
         values = self.profile.present(event_col).str.lower()
         mapped = values.map(lambda v: dict(self.event_map).get(v, EVENT_SYNONYMS.get(v, v)))
         return bool(mapped.isin(("view", "cart", "favorite")).any())
+
+    def _add_cardinality(self, fld: str) -> None:
+        """Item / category found by name: say how many values they hold."""
+        guess, col = self.guesses.get(fld), self.found[fld]
+        if guess is None or guess.confidence != "high" or col not in self.profile.text:
+            return
+        n = self.profile.distinct(col)
+        evidence = f"{guess.evidence}; {n:,} values in the first {self.profile.n_rows:,} rows"
+        self.guesses[fld] = Guess(fld, col, "high" if n > 1 else "low", evidence)
 
     def _check_named_time(self, col: str) -> None:
         """A timestamp picked by name whose values do not read as dates: say so."""

@@ -445,6 +445,41 @@ def find_user(
     return Guess("user_col", None, "low", "no id column repeats")
 
 
+def find_item(profile: Profile, times: pd.Series | None, skip: set[str]) -> Guess:
+    """The item id: a repeating id with many values (not a visit, not a dense counter 1..n);
+    of two such ids where one determines the other, the finer one (items determine
+    categories). Low confidence: only names tell items from other ids for sure."""
+    found = []
+    for col in profile.columns:
+        if col in skip or not profile.is_id_like(col) or profile.distinct(col) < 50:
+            continue
+        if profile.rows_per_value(col) < 1.2 or _time_local(profile, col, times):
+            continue
+        if profile.is_integral(col):
+            nums = profile.number(col)
+            if profile.distinct(col) >= 0.5 * (nums.max() - nums.min() + 1):
+                continue  # 1, 2, 3, ...: a counter such as an order number
+        found.append(col)
+    finest = [
+        c
+        for c in found
+        if not any(
+            profile.distinct(o) > profile.distinct(c) and _determines(profile, o, c) for o in found
+        )
+    ]
+    top = sorted(finest, key=profile.distinct, reverse=True)
+    if not top:
+        return Guess("item_col", None, "low", "no id with many repeating values")
+    col = top[0]
+    return Guess(
+        "item_col",
+        col,
+        "low",
+        f"a repeating id with many values ({profile.distinct(col):,} in the first "
+        f"{profile.n_rows:,} rows); only its name could make this sure",
+    )
+
+
 # -- event type, money, quantity ----------------------------------------------------------
 
 
@@ -545,6 +580,7 @@ __all__ = [
     "TimeGuess",
     "find_event",
     "find_invoice",
+    "find_item",
     "find_money",
     "find_quantity",
     "find_time",

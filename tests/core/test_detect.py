@@ -310,6 +310,15 @@ def test_real_layout_detected_the_same_with_neutral_names(raw_logs, layout):
     assert det.guess("time_col").confidence == "medium"
 
 
+@pytest.mark.parametrize("layout", ["uci-online-retail", "taobao-userbehavior", "tmall-2013"])
+def test_real_item_column_guessed_with_neutral_names(raw_logs, layout):
+    raw = raw_logs[layout]
+    neutral, names = _neutral(raw)
+    guess = detect_schema(neutral).guess("item_col")
+    assert guess.column == names[detect_schema(raw).item_col]
+    assert guess.confidence == "low"  # only a name could make an item id sure
+
+
 @pytest.mark.parametrize("layout", ["taobao-userbehavior", "rees46", "tmall-2013"])
 def test_real_layout_with_neutral_names_gives_the_same_events(raw_logs, layout):
     raw = raw_logs[layout]

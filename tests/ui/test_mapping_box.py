@@ -41,3 +41,15 @@ def test_problem_names_the_mapping_box_not_a_cli_flag():
     text = at.error[0].value
     assert "Pick the timestamp column in the mapping box" in text
     assert "--time-col" not in text
+
+
+def test_event_names_typed_in_the_box_reach_the_log():
+    rows = "".join(f"u{i % 6},2024-01-{i % 28 + 1:02d},{7 if i % 4 else 8}\n" for i in range(48))
+    at = _upload("codes.csv", ("user_id,timestamp,code\n" + rows).encode())
+    at.selectbox(key="map_event_col").set_value("code")
+    at.text_input(key="map_event_map").input("7=view 8=buy")
+    next(b for b in at.button if b.label == "Validate with this mapping").click().run()
+    assert not at.exception, at.exception
+    log = at.session_state["log"]
+    assert at.session_state["data_name"] == "codes.csv"
+    assert log.event_types == ["purchase", "view"]
