@@ -350,13 +350,16 @@ def _determines(profile: Profile, a: str, b: str) -> bool:
 
 
 def find_invoice(profile: Profile, times: pd.Series | None, skip: set[str]) -> Guess:
-    """An id whose rows each share one timestamp: the invoice / order of order lines."""
+    """An invoice number: digits (a "C" prefix marks a cancellation) whose rows each share
+    one timestamp (the lines of one order). Other order ids need their name: a "C" in front
+    of them may mean something else."""
     found = [
         c
         for c in profile.columns
         if c not in skip
         and profile.is_id_like(c)
         and profile.rows_per_value(c) >= 1.5
+        and profile.present(c).str.fullmatch(r"[Cc]?\d+").mean() >= 0.9
         and _single_time(profile, c, times)
     ]
     if len(found) == 1:

@@ -345,3 +345,16 @@ def test_customer_table_without_times_is_refused_with_or_without_names(shared_da
         with pytest.raises(EventDataError) as info:
             validate_events(frame)
         assert "time_col" in info.value.fields
+
+
+def test_headerless_order_log_is_read_by_its_values():
+    """Invoice, customer, time, price: no header at all; the customer owns the invoices."""
+    rows = "".join(
+        f"{7000 + o},{2000 + o % 5},2024-0{1 + o % 3}-1{o % 9} 09:00,{line + 1}.99\n"
+        for o in range(20)
+        for line in range(2)
+    )
+    log = _load(read_events(rows.encode()))
+    assert log.report.layout == "custom" and log.n_users == 5
+    assert log.has_amount and log.frame["timestamp"].min() == pd.Timestamp("2024-01-10 09:00")
+    assert any("user id = column_2" in line for line in log.report.lines())
