@@ -40,6 +40,7 @@ from churn_core.layouts import (
     normalise_events,
 )
 from churn_core.loading import read_events
+from churn_core.roles import order_and_hour
 from churn_core.timestamps import DAYS_SINCE_PRIOR, parse_timestamps, relative_timeline
 from churn_core.values import clean_ids, example_rows, find_column, to_number
 
@@ -247,6 +248,8 @@ class _Validation:
 
     def _relative_timestamps(self, col: str) -> None:
         order, hour = find_column(self.raw, "ordernumber"), find_column(self.raw, "orderhourofday")
+        if order is None and hour is None:  # names unknown: the values tell (roles.py)
+            order, hour = order_and_hour(self.raw, col)
         order_values = self.raw[order] if order else pd.Series(np.arange(len(self.raw)))
         users = self.out.get("user_id", self.raw[self.col("user_col") or col])
         hours = self.raw[hour] if hour else None

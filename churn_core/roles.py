@@ -316,6 +316,25 @@ def sample_times(profile: Profile, col: str, time_format: str | None) -> pd.Seri
     return parsed if parsed.notna().mean() >= 0.5 else None
 
 
+def order_and_hour(raw: pd.DataFrame, gap: str) -> tuple[str | None, str | None]:
+    """For relative time found by values: the order-number column (1 where ``gap`` is
+    empty) and an hour-of-day column (whole numbers 0-23, at least 18 distinct), if one."""
+    profile = Profile(raw)
+    empty = profile.text[gap].isna() if gap in profile.text else None
+    order, hours = None, []
+    for col in profile.columns:
+        if col == gap or not profile.is_integral(col):
+            continue
+        nums = pd.to_numeric(profile.text[col], errors="coerce")
+        first = nums == 1
+        if empty is not None and order is None and first.any() and (first == empty).mean() >= 0.99:
+            order = col
+            continue
+        if nums.min() >= 0 and nums.max() <= 23 and profile.distinct(col) >= 18:
+            hours.append(col)
+    return order, hours[0] if len(hours) == 1 else None
+
+
 # -- user, invoice ------------------------------------------------------------------------
 
 
@@ -589,6 +608,7 @@ __all__ = [
     "find_time",
     "find_user",
     "month_day_codes",
+    "order_and_hour",
     "read_as_dates",
     "sample_times",
 ]

@@ -319,7 +319,9 @@ def test_real_item_column_guessed_with_neutral_names(raw_logs, layout):
     assert guess.confidence == "low"  # only a name could make an item id sure
 
 
-@pytest.mark.parametrize("layout", ["taobao-userbehavior", "rees46", "tmall-2013"])
+@pytest.mark.parametrize(
+    "layout", ["taobao-userbehavior", "rees46", "tmall-2013", "instacart-orders"]
+)
 def test_real_layout_with_neutral_names_gives_the_same_events(raw_logs, layout):
     raw = raw_logs[layout]
     neutral, _ = _neutral(raw)
