@@ -176,7 +176,8 @@ class DetectedSchema:
         return next((g for g in self.guesses if g.field == field), None)
 
     def lines(self) -> list[str]:
-        """One line per distinct reason: what was detected and how sure it is."""
+        """One line per distinct reason: what was detected and how sure it is (fields the
+        mapping named are left out), then one line per field left open between candidates."""
         grouped: dict[tuple[str, str], list[str]] = {}
         out: list[str] = []
         for g in self.guesses:
@@ -186,7 +187,7 @@ class DetectedSchema:
                     f"Detected {role}: not chosen, candidates {', '.join(g.candidates)} "
                     f"({g.evidence})."
                 )
-            elif g.column is not None:
+            elif g.column is not None and g.confidence != "given":  # given: nothing to check
                 grouped.setdefault((g.confidence, g.evidence), []).append(f"{role} = {g.column}")
         head = [
             f"Detected {', '.join(found)} ({confidence}: {evidence})."
