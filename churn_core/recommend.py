@@ -37,16 +37,19 @@ DAY = np.timedelta64(1, "D")
 class RecommenderParams:
     """Weights of the blended candidate score (see the module docstring)."""
 
-    purchase_half_life_days: float = 365.0
+    purchase_half_life_days: float = float("inf")  # measured: any decay lost on retail
     weight_due: float = 0.0
     weight_view: float = 0.5
     weight_intent: float = 0.5
     view_half_life_days: float = 7.0
+    views_of_bought_items: bool = True  # also count views of items the user already bought
+    purchase_days: bool = False  # count a user's purchases of an item once per day
     weight_co: float = 0.0
     co_neighbours: int = 20
     weight_category: float = 0.0
-    weight_popular: float = 0.1
-    popular_half_life_days: float = 14.0
+    weight_popular: float = 0.3
+    popular_half_life_days: float = 30.0
+    popular_on_candidates: bool = True  # also rank the user's own candidates by popularity
 
 
 def item_columns(k: int) -> list[str]:
@@ -99,7 +102,12 @@ class ItemRecommender:
         bought = etype == PURCHASE
         shape = (len(users), len(items))
 
-        own = _decayed(u, i, age, bought, p.purchase_half_life_days, shape)
+        once = bought
+        if p.purchase_days:
+            day = np.floor(age)
+            key = pd.DataFrame({"u": u, "i": i, "d": day, "b": bought})
+            once = bought & ~key.duplicated().to_numpy()
+        own = _decayed(u, i, age, once, p.purchase_half_life_days, shape)
         total = own.copy()
         if p.weight_due:
             total = total + p.weight_due * _due(u, i, age, bought, shape)
@@ -107,16 +115,25 @@ class ItemRecommender:
             w = np.where(np.isin(etype, list(INTENT_EVENTS)), p.weight_intent, p.weight_view)
             seen = _decayed(u, i, age, ~bought & (w > 0), p.view_half_life_days, shape, w)
             # interest not yet converted: drop items already bought
-            seen = seen - seen.multiply(own > 0)
+            if not p.views_of_bought_items:
+                seen = seen - seen.multiply(own > 0)
             total = total + seen
         if p.weight_co:
             total = total + p.weight_co * _co_bought(ev, bought, items, own, p.co_neighbours)
         if p.weight_category and "category" in ev and ev["category"].notna().any():
             total = total + p.weight_category * _category_popular(ev, bought, u, i, age, shape)
-        if p.weight_popular:
-            total = total + p.weight_popular * _popular(i, age, bought, shape, p, 2 * k + 10)
         total = sp.csr_matrix(total)
         total.eliminate_zeros()
+        if p.weight_popular:
+            pop = _popularity(i, age, bought, shape[1], p.popular_half_life_days)
+            fallback = _popular(pop, shape[0], 2 * k + 10)
+            if p.popular_on_candidates:  # recent popularity also ranks the user's own items
+                fallback = fallback - fallback.multiply(total != 0)
+                trend = total.copy()
+                trend.data = pop[trend.indices]
+                fallback = fallback + trend
+            total = total + p.weight_popular * fallback
+            total.eliminate_zeros()
         return total
 
 
@@ -223,25 +240,22 @@ def _category_popular(
     return sp.csr_matrix(uc @ item_cat)
 
 
-def _popular(
-    i: np.ndarray,
-    age: np.ndarray,
-    bought: np.ndarray,
-    shape: tuple[int, int],
-    p: RecommenderParams,
-    n: int,
-) -> sp.csr_matrix:
-    """Recent popularity (decayed purchase counts, max 1) of the top items, for every user."""
-    w = np.bincount(i[bought], weights=np.exp2(-age[bought] / p.popular_half_life_days))
-    w = np.pad(w, (0, shape[1] - len(w)))
-    if not w.any():
-        return sp.csr_matrix(shape)
-    top = np.argsort(-w, kind="stable")[:n]
-    top = top[w[top] > 0]
-    vals = w[top] / w[top[0]]
-    rows = np.repeat(np.arange(shape[0]), len(top))
-    cols = np.tile(top, shape[0])
-    return sp.csr_matrix((np.tile(vals, shape[0]), (rows, cols)), shape=shape)
+def _popularity(
+    i: np.ndarray, age: np.ndarray, bought: np.ndarray, n_items: int, half_life: float
+) -> np.ndarray:
+    """Recent popularity of every item: decayed purchase counts, scaled to a maximum of 1."""
+    w = np.bincount(i[bought], weights=np.exp2(-age[bought] / half_life), minlength=n_items)
+    return w / w.max() if w.any() else w
+
+
+def _popular(pop: np.ndarray, n_users: int, n: int) -> sp.csr_matrix:
+    """The ``n`` most popular items as candidates for every user (value: their popularity)."""
+    top = np.argsort(-pop, kind="stable")[:n]
+    top = top[pop[top] > 0]
+    rows = np.repeat(np.arange(n_users), len(top))
+    cols = np.tile(top, n_users)
+    shape = (n_users, len(pop))
+    return sp.csr_matrix((np.tile(pop[top], n_users), (rows, cols)), shape=shape)
 
 
 def _top_per_row(m: sp.csr_matrix, n: int) -> sp.csr_matrix:
