@@ -230,3 +230,18 @@ def test_cli_evaluate_prints_the_recommendation_check(retail, tmp_path, monkeypa
     assert main(args) == 0
     table = capsys.readouterr().out
     assert "hit_rate_at_5" in table and "baseline: own most bought" in table
+
+
+def test_explain_text_lists_the_users_recommended_items():
+    from churn_core.config import ChurnConfig
+    from churn_core.datasets import synthetic_events
+    from churn_core.explain_user import explain_user_text
+    from churn_core.pipeline import train
+
+    log = EventLog.from_frame(synthetic_events(n_users=300, seed=0))
+    as_of = log.default_as_of()
+    run = train(log, ChurnConfig().with_(label={"horizon_days": 30}), as_of)
+    uid = str(run.scores["user_id"].iloc[0])
+    text = explain_user_text(run.model, log, as_of, run.config, uid)
+    items = recommend_items(log, as_of, [uid]).loc[uid].tolist()
+    assert f"recommended items: {', '.join(items)}" in text.splitlines()
