@@ -37,6 +37,10 @@ CUTOFFS = {
         ("2013-07-16", 31, "evaluation (README)"),
         ("2013-08-01", 14, "held out"),
     ],
+    "Taobao (head)": [
+        ("2017-11-29", 2, "tuning"),
+        ("2017-12-01", 3, "held out"),
+    ],
 }
 
 
@@ -46,6 +50,9 @@ def main() -> None:
     tmall = shared / "tmall-brand-rec-2014" / "tmall_brand_rec_2014.csv.gz"
     if tmall.exists():
         logs["Tmall"] = load_events(tmall, SchemaConfig(year=2013))
+    taobao = shared / "taobao-userbehavior" / "taobao_userbehavior_head.csv.gz"
+    if taobao.exists():
+        logs["Taobao (head)"] = load_events(taobao)
     print("| log | T | H | role | users | project | own most bought | most bought overall |")
     print("|---|---|---|---|---|---|---|---|")
     for name, log in logs.items():

@@ -40,7 +40,7 @@ class RecommenderParams:
     purchase_half_life_days: float = float("inf")  # measured: any decay lost on retail
     weight_due: float = 0.0
     weight_view: float = 0.5
-    weight_intent: float = 0.5
+    weight_intent: float = 2.0
     view_half_life_days: float = 7.0
     views_of_bought_items: bool = True  # also count views of items the user already bought
     purchase_days: bool = False  # count a user's purchases of an item once per day
@@ -221,9 +221,10 @@ def _category_popular(
     age: np.ndarray,
     shape: tuple[int, int],
     per_category: int = 10,
+    top_categories: int = 3,
 ) -> sp.csr_matrix:
-    """Popular items (top ``per_category`` bought) in the categories the user engages with,
-    weighted by the user's share of events in each category."""
+    """Popular items (top ``per_category`` bought) in the user's ``top_categories`` most
+    engaged categories, weighted by the user's share of events among them."""
     cat = ev["category"].to_numpy()
     has = pd.notna(cat)
     cats, c = np.unique(cat[has].astype(str), return_inverse=True)
@@ -231,6 +232,7 @@ def _category_popular(
     ci[has] = c
     m = has & (u >= 0)
     uc = sp.csr_matrix((np.ones(m.sum()), (u[m], ci[m])), shape=(shape[0], len(cats)))
+    uc = _top_per_row(uc, top_categories)  # the user's favourite categories only
     uc = sp.diags(1 / np.maximum(np.asarray(uc.sum(axis=1)).ravel(), 1e-12)) @ uc
     mb = has & bought
     item_cat = sp.csr_matrix((np.ones(mb.sum()), (ci[mb], i[mb])), shape=(len(cats), shape[1]))
