@@ -86,9 +86,12 @@ class ItemRecommender:
         ev = item_events(log, as_of)
         items = pd.Index(np.unique(ev["item_id"].to_numpy(dtype=str)))
         if items.empty:
-            return pd.DataFrame(None, index=users, columns=item_columns(k), dtype="object")
-        scores = self.scores(ev, pd.Timestamp(as_of), users, items, k)
-        return top_k_frame(scores, users, items, k)
+            grid = np.full((len(users), k), None, dtype=object)
+            return pd.DataFrame(grid, index=users, columns=item_columns(k))
+        unique = users.unique() if users.has_duplicates else users
+        scores = self.scores(ev, pd.Timestamp(as_of), unique, items, k)
+        out = top_k_frame(scores, unique, items, k)
+        return out.reindex(users) if users.has_duplicates else out
 
     def scores(
         self, ev: pd.DataFrame, as_of: pd.Timestamp, users: pd.Index, items: pd.Index, k: int = 5

@@ -70,6 +70,10 @@ def test_contract_index_columns_order_and_none_where_fewer():
     # a user without history gets the popular items (B: bought by both users)
     assert out.loc["new", "recommended_item_1"] == "B"
     assert recommend_items(log, pd.Timestamp("2023-02-01"), ["1"], k=2).shape == (1, 2)
+    nothing_yet = recommend_items(log, pd.Timestamp("2022-01-01"), ["1"])
+    assert nothing_yet.loc["1"].tolist() == [None] * 5  # no item before as_of
+    twice = recommend_items(log, pd.Timestamp("2023-02-01"), ["1", "2", "1"])
+    assert list(twice.index) == ["1", "2", "1"] and twice.iloc[0].equals(twice.iloc[2])
 
 
 def test_no_item_column_names_the_fix():
