@@ -129,7 +129,7 @@ class ItemRecommender:
         total.eliminate_zeros()
         if p.weight_popular:
             pop = _popularity(i, age, bought, shape[1], p.popular_half_life_days)
-            fallback = _popular(pop, shape[0], 2 * k + 10)
+            fallback = _popular(pop, shape[0], k)  # more could never reach a top k
             if p.popular_on_candidates:  # recent popularity also ranks the user's own items
                 fallback = fallback - fallback.multiply(total != 0)
                 trend = total.copy()
