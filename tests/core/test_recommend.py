@@ -189,6 +189,7 @@ def _recs_py(shared_data, spec: str, t: pd.Timestamp, h: int) -> dict[str, dict]
     return {d["recommender"]: d for d in map(json.loads, proc.stdout.splitlines())}
 
 
+@pytest.mark.slow
 def test_baselines_equal_the_referee_on_retail(retail_check, shared_data):
     path = shared_data / "uci-online-retail" / "online_retail.csv.gz"
     ref = _recs_py(shared_data, f"retail={path}", *RETAIL)
@@ -197,6 +198,7 @@ def test_baselines_equal_the_referee_on_retail(retail_check, shared_data):
         assert round(retail_check.loc[ours, "hit_rate_at_5"], 4) == ref[theirs]["hit_rate_at_5"]
 
 
+@pytest.mark.slow
 def test_tmall_project_beats_both_baselines_and_baselines_match_the_referee(tmall_log, shared_data):
     check = recommendation_check(tmall_log, *TMALL).set_index("recommender")
     path = shared_data / "tmall-brand-rec-2014" / "tmall_brand_rec_2014.csv.gz"
@@ -216,7 +218,7 @@ def test_cli_evaluate_prints_the_recommendation_check(retail, tmp_path, monkeypa
     churn_row = pd.DataFrame([{"model": "project", "n": 1, "roc_auc": 0.5}])
     monkeypatch.setattr(evaluate_module, "evaluate", lambda *a, **k: churn_row)
     path = tmp_path / "events.csv"
-    cut = retail.frame[retail.frame["timestamp"] >= pd.Timestamp("2011-06-01")]
+    cut = retail.frame[retail.frame["timestamp"] >= pd.Timestamp("2011-08-01")]
     cut.to_csv(path, index=False)
     t = "2011-10-10"
     args = ["-q", "evaluate", str(path), "--horizon-days", "60", "--cutoff", t]
@@ -249,3 +251,13 @@ def test_explain_text_lists_the_users_recommended_items():
     text = explain_user_text(run.model, log, as_of, run.config, uid)
     items = recommend_items(log, as_of, [uid]).loc[uid].tolist()
     assert f"recommended items: {', '.join(items)}" in text.splitlines()
+
+
+def test_evaluate_skips_the_check_without_items():
+    from churn_core.evaluate import recommendation_check as evaluate_check
+
+    frame = pd.DataFrame({"user_id": ["a", "b"], "timestamp": ["2023-01-01", "2023-03-02"]})
+    assert evaluate_check(EventLog.from_frame(frame), pd.Timestamp("2023-02-01"), 60) is None
+    with_items = _log([("a", "2023-01-01", "purchase", "A"), ("a", "2023-02-02", "purchase", "A")])
+    check = evaluate_check(with_items, pd.Timestamp("2023-02-01"), 60).set_index("recommender")
+    assert check.loc[PROJECT, "users"] == 1 and check.loc[PROJECT, "hit_rate_at_5"] == 1.0
