@@ -1,15 +1,18 @@
 """Recommended items per user from the events before the as-of time (vectorised, sparse).
 
-Every (user, item) candidate gets one blended score from what the log shows before ``as_of``:
+Every (user, item) candidate gets one blended score from what the log shows before ``as_of``.
+On by default (chosen by hit rate at 5 on training cutoffs, see ``docs/sections/recommend.md``):
 
-* the user's own purchases of the item, recency-weighted (half-life ``purchase_half_life_days``),
-* a repeat-purchase cycle bonus for items bought on two or more days whose usual gap has
-  (about) elapsed: the item is "due" again,
-* views, favourites and carts of the item that were not followed by a purchase of it,
-* items often bought together with the user's own (item-item co-occurrence, cosine, top
-  neighbours per item),
-* popular items in the user's favourite categories (when the log has categories),
-* global popularity (recent purchases), which also fills lists for users with little history.
+* the user's own purchases of the item (counts; ``purchase_half_life_days`` can decay them,
+  which measured worse),
+* views (weight 0.5), carts and favourites (weight 2) of the item, decayed with a 7-day
+  half-life, whether or not the item was bought already,
+* recent global popularity (30-day half-life), added to every candidate, so the user's own
+  items are ranked by what sells now, and offered to everyone, so short lists are filled.
+
+Off by default (measured no better, kept as options): a repeat-purchase "due again" bonus,
+co-bought items (item-item cosine co-occurrence), popular items in the user's favourite
+categories.
 
 The weights are in :class:`RecommenderParams`; the defaults were tuned on training cutoffs
 earlier than every evaluation cutoff quoted in ``docs/sections/recommend.md``.
