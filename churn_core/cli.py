@@ -155,7 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         metavar="V",
         help="value of saving one churner (default: each user's usual spend over the "
-        "horizon, from amounts; a log without amounts needs --value)",
+        "horizon, from amounts; 100 for a log without amounts)",
     )
     c.add_argument("--contact-cost", type=float, metavar="C", help="cost per contact (default 1)")
     c.add_argument(
