@@ -54,6 +54,15 @@ def _mapping_flags(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _raw_export_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--raw-export",
+        action="store_true",
+        help="write text cells exactly as they are, for machine use (default: cells a "
+        "spreadsheet would evaluate as formulas get a leading ')",
+    )
+
+
 def _label_flags(p: argparse.ArgumentParser, required: bool) -> None:
     p.add_argument(
         "--horizon-days",
@@ -119,6 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--model-dir", required=True, metavar="DIR")
     s.add_argument("--out", required=True, metavar="FILE", help="output .csv or .xlsx")
     s.add_argument("--as-of", metavar="T", help="score as of T (default: after the last event)")
+    _raw_export_flag(s)
     _mapping_flags(s)
 
     e = sub.add_parser(
@@ -268,6 +278,7 @@ def cmd_train(args, say) -> int:
 def cmd_score(args, say) -> int:
     from churn_core.bundle import load_model
     from churn_core.explain import explain_model, sample_background
+    from churn_core.export import write_export
     from churn_core.pipeline import score_table
     from churn_core.table import scoring_table
 
@@ -284,12 +295,13 @@ def cmd_score(args, say) -> int:
     ids = pd.Index(table.user_id.astype(str))
     reasons = explain_model(model, table.X, ids, sample_background(table.X)).reasons
     scores = scores.join(reasons, on="user_id")
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if out.suffix.lower() == ".xlsx":
-        scores.to_excel(out, index=False)
-    else:
-        scores.to_csv(out, index=False)
+    meta = {
+        "as_of": f"{as_of:%Y-%m-%d %H:%M}",
+        "horizon_days": cfg.label.horizon_days,
+        "model": cfg.model.classifier,
+        "source": Path(args.events).name,
+    }
+    out = write_export(scores, args.out, meta, raw=args.raw_export)
     print(f"wrote {len(scores):,} users to {out}")
     return 0
 
