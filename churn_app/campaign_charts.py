@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
@@ -9,6 +10,17 @@ import plotly.graph_objects as go
 from churn_app.charts import _style
 
 GROUP_COLORS = {"treat": "#2563eb", "control": "#f97316"}
+MAX_POINTS = 1500  # a curve over 100k list sizes is drawn from this many (plus the marked ones)
+
+
+def _thin(curve: pd.DataFrame, keep: tuple[int, ...]) -> pd.DataFrame:
+    """Evenly spaced rows of a long curve, always with the first, last and ``keep`` sizes."""
+    if len(curve) <= MAX_POINTS:
+        return curve
+    idx = np.unique(
+        np.r_[np.linspace(0, len(curve) - 1, MAX_POINTS).round().astype(int), list(keep)]
+    )
+    return curve.iloc[idx[(idx >= 0) & (idx < len(curve))]]
 
 
 def profit_curve(curve: pd.DataFrame, suggested: int, chosen: int) -> go.Figure:
@@ -17,6 +29,8 @@ def profit_curve(curve: pd.DataFrame, suggested: int, chosen: int) -> go.Figure:
 
     ``curve``: one row per list size with columns ``size``, ``profit``, ``value_saved``, ``cost``.
     """
+    at = curve.loc[curve["size"] == chosen]
+    curve = _thin(curve, (suggested, chosen))
     fig = go.Figure(
         go.Scatter(x=curve["size"], y=curve["profit"], name="expected profit", line={"width": 3})
     )
@@ -31,7 +45,6 @@ def profit_curve(curve: pd.DataFrame, suggested: int, chosen: int) -> go.Figure:
         annotation_text=f"most profitable: {suggested:,}",
         annotation_position="top left",
     )
-    at = curve.loc[curve["size"] == chosen]
     if len(at):
         fig.add_scatter(
             x=at["size"],
