@@ -403,8 +403,9 @@ def _list(inputs: _Inputs, cfg: CampaignConfig, top: pd.DataFrame) -> pd.DataFra
     if inputs.recommendations is not None:
         recs = inputs.recommendations.reindex(ids)
         for c in ITEM_COLUMNS:
-            col = recs[c] if c in recs else pd.Series(None, index=ids, dtype=object)
-            out[c] = col.astype(object).where(col.notna(), None).to_numpy()
+            col = recs[c].to_numpy(dtype=object) if c in recs else np.full(len(ids), None)
+            col[pd.isna(col)] = None  # missing slots are empty cells, not "nan"
+            out[c] = pd.Series(col, dtype=object)
     if "value_at_risk" in top:
         out["value_at_risk"] = top["value_at_risk"].to_numpy()
     return out.reset_index(drop=True)
