@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import plotly.express as px
 import plotly.graph_objects as go
 
 from churn_app.charts import _style
@@ -59,46 +58,61 @@ def profit_curve(curve: pd.DataFrame, suggested: int, chosen: int) -> go.Figure:
     return _style(fig, "Profit by list size", 420)
 
 
-def churn_by_tier_and_group(table: pd.DataFrame) -> go.Figure:
-    """Realised churn rate per risk tier, one bar per group (treat / control).
+def realised_churn(table: pd.DataFrame, key: str, title: str) -> go.Figure:
+    """Realised churn rate per ``key`` (risk tier or group) with its 95 % interval, next to
+    the mean predicted probability.
 
-    ``table``: columns ``risk_tier``, ``group``, ``churn_rate``, ``users``.
+    ``table``: columns ``key``, ``users``, ``churn_rate``, ``ci_low``, ``ci_high``,
+    ``mean_predicted`` (``OutcomeReport.by_tier`` / ``by_group``).
     """
-    fig = px.bar(
-        table,
-        x="risk_tier",
-        y="churn_rate",
-        color="group",
-        barmode="group",
-        text="users",
-        hover_data=["users"],
-        color_discrete_map=GROUP_COLORS,
-        category_orders={"risk_tier": ["low", "medium", "high"]},
+    names = table[key].astype(str)
+    colors = [GROUP_COLORS.get(n, "#2563eb") for n in names]
+    fig = go.Figure(
+        go.Bar(
+            x=names,
+            y=table["churn_rate"],
+            name="realised churn",
+            marker_color=colors,
+            text=[f"n={n:,}" for n in table["users"]],
+            textposition="outside",
+            error_y={
+                "type": "data",
+                "symmetric": False,
+                "array": table["ci_high"] - table["churn_rate"],
+                "arrayminus": table["churn_rate"] - table["ci_low"],
+            },
+        )
     )
-    fig.update_traces(texttemplate="n=%{text}", textposition="outside")
-    fig.update_yaxes(title="realised churn rate", rangemode="tozero")
-    fig.update_xaxes(title="risk tier")
-    return _style(fig, "Realised churn per risk tier and group", 360)
+    fig.add_scatter(
+        x=names,
+        y=table["mean_predicted"],
+        mode="markers",
+        name="mean predicted",
+        marker={"symbol": "line-ew-open", "size": 28, "line": {"width": 3}, "color": "#111827"},
+    )
+    fig.update_yaxes(title="churn rate", range=[0, 1.05])
+    fig.update_layout(legend={"orientation": "h", "y": -0.15})
+    return _style(fig, title, 360)
 
 
 def calibration_deciles(table: pd.DataFrame) -> go.Figure:
     """Predicted vs realised churn rate per decile of predicted probability.
 
-    ``table``: columns ``decile``, ``predicted``, ``actual``.
+    ``table``: columns ``decile``, ``users``, ``mean_predicted``, ``churn_rate``
+    (``OutcomeReport.calibration``).
     """
     fig = go.Figure(
         go.Scatter(
-            x=table["predicted"],
-            y=table["actual"],
+            x=table["mean_predicted"],
+            y=table["churn_rate"],
             mode="lines+markers+text",
             text=table["decile"].astype(str),
             textposition="top left",
             name="deciles",
         )
     )
-    top = float(max(table["predicted"].max(), table["actual"].max(), 0.01)) * 1.05
-    fig.add_scatter(x=[0, top], y=[0, top], name="perfect", line={"dash": "dot", "color": "grey"})
+    fig.add_scatter(x=[0, 1], y=[0, 1], name="perfect", line={"dash": "dot", "color": "grey"})
     fig.update_layout(showlegend=False)
-    fig.update_xaxes(title="mean predicted churn probability")
-    fig.update_yaxes(title="realised churn rate")
+    fig.update_xaxes(title="mean predicted churn probability", range=[0, 1])
+    fig.update_yaxes(title="realised churn rate", range=[0, 1.05])
     return _style(fig, "Calibration per decile: predicted vs actual", 360)

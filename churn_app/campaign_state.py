@@ -14,6 +14,7 @@ import streamlit as st
 
 from churn_app.state import DATA_NAME
 from churn_core.campaign import CampaignPlan, build_campaign, rules_frame, rules_from_frame
+from churn_core.campaign_files import activity_events_text
 from churn_core.config import CampaignConfig
 
 CAMPAIGN = "campaign"  # (CampaignPlan, data name) of the last plan shown this session
@@ -145,7 +146,11 @@ def plan_for(run, log, config: CampaignConfig) -> CampaignPlan:
                 replace(run.config, campaign=config),
                 log,
                 run.as_of,
-                metadata={**run.metadata(), "data": str(ss.get(DATA_NAME, ""))},
+                metadata={
+                    **run.metadata(),
+                    "source": str(ss.get(DATA_NAME, "")),
+                    "activity_events": activity_events_text(run.config.label.activity_events),
+                },
             )
     return plans[config]
 
