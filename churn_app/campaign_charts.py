@@ -52,7 +52,7 @@ def profit_curve(curve: pd.DataFrame, suggested: int, chosen: int) -> go.Figure:
             name=f"chosen: {chosen:,}",
             marker={"size": 14, "color": "#dc2626", "symbol": "diamond"},
         )
-    fig.update_xaxes(title="list size (users contacted, best first)")
+    fig.update_xaxes(title="list size (treat + control users, best first)")
     fig.update_yaxes(title="expected amount")
     fig.update_layout(legend={"orientation": "h", "y": -0.2})
     return _style(fig, "Profit by list size", 420)
@@ -74,7 +74,8 @@ def realised_churn(table: pd.DataFrame, key: str, title: str) -> go.Figure:
             name="realised churn",
             marker_color=colors,
             text=[f"n={n:,}" for n in table["users"]],
-            textposition="outside",
+            textposition="inside",
+            insidetextanchor="start",
             error_y={
                 "type": "data",
                 "symmetric": False,

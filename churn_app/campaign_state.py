@@ -13,7 +13,13 @@ from dataclasses import dataclass, replace
 import streamlit as st
 
 from churn_app.state import DATA_NAME
-from churn_core.campaign import CampaignPlan, build_campaign, rules_frame, rules_from_frame
+from churn_core.campaign import (
+    CampaignPlan,
+    build_campaign,
+    recommended_items,
+    rules_frame,
+    rules_from_frame,
+)
 from churn_core.campaign_files import activity_events_text
 from churn_core.config import CampaignConfig
 
@@ -201,3 +207,24 @@ def summary_metrics(summary: dict[str, float]) -> list[tuple[str, str, str]]:
         ),
         ("Expected profit", f"{summary['profit']:,.2f}", "value saved − contact cost"),
     ]
+
+
+_RECS = "recommended_items"  # {"run": run, "items": {user_id: [item, ...]}}
+
+
+def recommended_for(run, log, user_id: str) -> list[str] | None:
+    """Up to five recommended items for one user from the events before the run's as-of
+    time (cached per run); ``None`` when the log has no item column."""
+    if not log.has_items:
+        return None
+    ss = st.session_state
+    cache = ss.get(_RECS)
+    if cache is None or cache["run"] is not run:
+        cache = ss[_RECS] = {"run": run, "items": {}}
+    if user_id not in cache["items"]:
+        recs = recommended_items(log.before(run.as_of), run.as_of, [user_id])
+        if recs is None:
+            return None
+        row = recs.iloc[0] if len(recs) else []
+        cache["items"][user_id] = [str(v) for v in row if v is not None and v == v]
+    return cache["items"][user_id]

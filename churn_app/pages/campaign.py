@@ -56,9 +56,10 @@ st.session_state[CAMPAIGN] = (plan, st.session_state[DATA_NAME])
 
 summary = plan.summary()
 st.plotly_chart(campaign_charts.profit_curve(plan.curve, plan.suggested_size, plan.size))
-cols = st.columns(6)
-for col, (label, value, helptext) in zip(cols, summary_metrics(summary), strict=True):
-    col.metric(label, value, help=helptext)
+metrics = summary_metrics(summary)
+for row in (metrics[:3], metrics[3:]):
+    for col, (label, value, helptext) in zip(st.columns(3), row, strict=True):
+        col.metric(label, value, help=helptext)
 st.caption(
     f"{int(summary['treated']):,} to contact (treat) and {int(summary['control']):,} held out "
     f"(control, not contacted, cost nothing). Profit-maximising size: "

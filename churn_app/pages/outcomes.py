@@ -99,7 +99,7 @@ st.caption(
 )
 est, lo, hi = report.uplift
 inc = report.incremental
-m = st.columns(6)
+m = st.columns(3) + st.columns(3)
 m[0].metric("Listed users graded", f"{len(report.users):,}")
 m[1].metric("Realised churn", f"{report.users['churned'].mean():.1%}")
 m[2].metric(

@@ -99,10 +99,19 @@ def server(chromium):
             proc.kill()
 
 
-def _shot(page, name: str) -> None:
+def _shot(page, name: str, full_page: bool = True) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.wait_for_timeout(800)  # let plotly finish drawing
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=full_page)
+
+
+def _wait_for_metric_change(page, label: str, old: str, timeout_s: float = 60) -> None:
+    """Wait until the app reran and the metric ``label`` shows something other than ``old``."""
+    deadline = time.monotonic() + timeout_s
+    while _metric(page, label) == old:
+        if time.monotonic() > deadline:
+            pytest.fail(f"metric {label!r} still shows {old!r} after {timeout_s:.0f} s")
+        page.wait_for_timeout(250)
 
 
 def _go(page, title: str, marker: str) -> None:
@@ -211,15 +220,26 @@ def test_demo_pages_and_downloads(browser, server, tmp_path):
 
     _go(page, "Campaign", "Profit by list size")
     page.locator(".js-plotly-plot").first.wait_for(timeout=30_000)
+    size = _metric(page, "List size")
+    # a dearer contact (a 20-per-user voucher): the most profitable list gets shorter
+    box = page.get_by_label("Contact cost per user")
+    box.fill("20")
+    box.press("Enter")
+    _wait_for_metric_change(page, "List size", size)
     size = int(_number(_metric(page, "List size")))
     profit = _number(_metric(page, "Expected profit"))
-    assert size > 0
+    assert 0 < size < 4372
+    page.get_by_role("button", name="Download campaign XLSX").wait_for(timeout=30_000)
+    _shot(page, "6_campaign")
+    page.set_viewport_size({"width": 1400, "height": 1280})  # the README's opening picture
+    _shot(page, "hero", full_page=False)
+    page.set_viewport_size({"width": 1400, "height": 1700})
     plan = _read_campaign(_download(page, "Download campaign CSV", tmp_path / "campaign.csv"))
     assert len(plan) == size
     treat = plan["group"] == "treat"  # control users are not contacted: no cost, no profit
     assert f"{plan.loc[treat, 'expected_profit'].sum():,.2f}" == f"{profit:,.2f}"
-    page.get_by_text("Profit by list size").wait_for(timeout=10_000)
-    _shot(page, "6_campaign")
+    assert (plan.loc[treat, "expected_profit"] > 0).all()
+    page.get_by_text("Profit by list size").first.wait_for(timeout=10_000)
     page.close()
 
 

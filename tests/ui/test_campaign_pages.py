@@ -252,3 +252,26 @@ def test_outcome_of_an_uploaded_file_and_a_bad_file(cut_campaign):
     at.file_uploader(key="outcome_campaign").upload("other.csv", bad, "text/csv").run()
     assert not at.exception, at.exception
     assert at.error and "group" in at.error[0].value and "Traceback" not in at.error[0].value
+
+
+def test_drill_down_and_campaign_show_the_recommended_items(trained):
+    """The At-risk drill-down lists the user's recommended items (the demo log has items),
+    the same ones the campaign file carries for that user."""
+    recommend = pytest.importorskip("churn_core.recommend")
+    at = trained
+    at.switch_page("churn_app/pages/at_risk.py").run()
+    at.radio(key="rule").set_value("top_k").run()
+    at.number_input(key="top_k").set_value(20).run()
+    assert not at.exception, at.exception
+    uid = at.selectbox(key="drill_user").value
+    run, log = at.session_state["run"], at.session_state["log"]
+    expected = recommend.recommend_items(log.before(run.as_of), run.as_of, [uid]).iloc[0]
+    expected = [str(v) for v in expected if v is not None and v == v]
+    assert expected, "the demo log has items: every user gets some"
+    shown = [m.value for m in at.markdown if m.value.startswith("**Recommended items:**")]
+    assert shown == ["**Recommended items:** " + ", ".join(f"`{i}`" for i in expected)]
+    at.switch_page(CAMPAIGN_PAGE).run()
+    at.slider(key="campaign_size").set_value(_plan(at).max_size).run()  # everyone listed
+    rows = read_export_bytes(_plan(at).to_bytes("csv"), "c.csv")[1].set_index("user_id")
+    items = rows.loc[uid, [f"recommended_item_{i}" for i in range(1, 6)]]
+    assert [str(v) for v in items if v is not None and v == v] == expected
