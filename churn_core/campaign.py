@@ -20,13 +20,14 @@ order as expected profit; by ``s p_i V_i − c`` descending with per-user values
 on ``user_id``. The suggested size maximises expected profit (the smallest such ``k``;
 0 when no contact pays) within the budget.
 
-Control group: within each risk tier, going down the ranking, users sit in consecutive
-blocks of ``1 / share`` (in general: the unit intervals of ``j × share``) and one random
-position per block (``numpy.random.default_rng([seed, tier number])``) is control. Every
-user is control with probability ``share``, and every prefix of the ranking (every list
-size) holds ``share`` of each tier as control, to within one user per tier. The file's
-``seed``, ``control_share`` and ``ranked_by`` metadata reproduce the split
-(:func:`assign_control`).
+Control group: stratified permuted blocks (the clinical-trial design). Within each risk
+tier, going down the ranking, users sit in consecutive blocks of ``B`` (at least 10) and
+``c`` random users of each block are control, ``c / B`` = ``control_share`` (as a fraction
+with denominator at most 100: 0.1 -> 1 of 10, 0.25 -> 3 of 12). Every user is control with
+probability ``c / B``, and every prefix of the ranking (every list size) holds that share
+of each tier as control, to within one block. Blocks are drawn from
+``numpy.random.default_rng([seed, tier number])``, so the file's ``seed``,
+``control_share`` and ``ranked_by`` metadata reproduce the split (:func:`assign_control`).
 
 Actions: the first matching rule of an editable table (``CampaignConfig.actions``), over
 the risk-raising factors behind each user's reasons (``reasons.reason_factors``) and their
@@ -38,6 +39,7 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from fractions import Fraction
 
 import numpy as np
 import pandas as pd
@@ -74,25 +76,33 @@ RULE_COLUMNS = ("action", "factors", "min_value_percentile")
 
 
 # --------------------------------------------------------------------------- pieces
-def assign_control(tiers: Sequence[str], share: float, seed: int) -> np.ndarray:
-    """Control flags for users in rank order, stratified by tier (see the module docstring).
+def control_blocks(share: float) -> tuple[int, int]:
+    """(block size B, controls per block c): ``share`` as a fraction with denominator at
+    most 100, the block at least 10 users long (0.1 -> (10, 1), 0.25 -> (12, 3))."""
+    frac = Fraction(share).limit_denominator(100)
+    reps = max(1, -(-10 // frac.denominator))
+    return frac.denominator * reps, frac.numerator * reps
 
-    The flags of the first ``k`` users depend only on those users' tiers, ``share`` and
-    ``seed``, so a list of any size reproduces its own split.
-    """
+
+def assign_control(tiers: Sequence[str], share: float, seed: int) -> np.ndarray:
+    """Control flags for users in rank order: stratified permuted blocks (see the module
+    docstring). The flags of the first ``k`` users depend only on those users' tiers,
+    ``share`` and ``seed``, so a list of any size reproduces its own split."""
     tiers = np.asarray(tiers, dtype=object)
     out = np.zeros(len(tiers), dtype=bool)
     if share <= 0 or len(tiers) == 0:
         return out
+    size, per_block = control_blocks(share)
     names = list(TIERS) + sorted(set(tiers.tolist()) - set(TIERS))
     for number, tier in enumerate(names):
         pos = np.flatnonzero(tiers == tier)
         if len(pos) == 0:
             continue
-        blocks = int(np.ceil(len(pos) * share))
+        blocks = -(-len(pos) // size)
         rng = np.random.default_rng([int(seed), number])
-        points = np.arange(blocks) + rng.random(blocks)  # one point per unit interval
-        j = np.floor(points / share).astype(np.int64)  # the user whose interval holds it
+        # per block: a random permutation of its slots; the first per_block are control
+        slots = np.argsort(rng.random((blocks, size)), axis=1)[:, :per_block]
+        j = (slots + size * np.arange(blocks)[:, None]).ravel()
         out[pos[j[j < len(pos)]]] = True
     return out
 
@@ -433,8 +443,11 @@ def _metadata(
         "size_requested": "profit-maximising" if cfg.size is None else str(cfg.size),
         "control_share": f"{cfg.control_share:g}",
         "seed": str(cfg.seed),
-        "control_method": "per risk tier in rank order: one random user per block of "
-        "1/control_share (churn_core.campaign.assign_control)",
+        "control_method": "stratified permuted blocks: per risk tier in rank order, "
+        f"{control_blocks(cfg.control_share)[1]} random users of every "
+        f"{control_blocks(cfg.control_share)[0]} (churn_core.campaign.assign_control)"
+        if cfg.control_share > 0
+        else "none",
         "treated": str(int(row["treated"])),
         "control": str(int(row["control"])),
         "expected_churners_reached": f"{row['churners_reached']:.4f}",

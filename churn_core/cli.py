@@ -205,6 +205,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     o.add_argument("--as-of", metavar="T", help="campaign time (default: from the file)")
     o.add_argument("--json", action="store_true", help="print one JSON object")
+    o.add_argument("--out", metavar="FILE", help="also write the report as .csv or .xlsx")
+    _raw_export_flag(o)
     _mapping_flags(o)
 
     x = sub.add_parser("explain", help="one user's full explanation")
@@ -464,6 +466,10 @@ def cmd_outcome(args, say) -> int:
         print(json.dumps(report.to_dict()))
     else:
         print("\n".join(report.lines()))
+    if args.out:
+        from churn_core.export import write_export
+
+        write_export(report.table(), args.out, report.metadata(), raw=args.raw_export)
     return 0
 
 

@@ -121,6 +121,45 @@ class OutcomeReport:
             "excluded": dict(self.excluded),
         }
 
+    def table(self) -> pd.DataFrame:
+        """Tiers, groups and deciles in one long frame (``section``, ``name``, counts, rates)."""
+        parts = []
+        for section, frame, key in (
+            ("risk_tier", self.by_tier, "risk_tier"),
+            ("group", self.by_group, "group"),
+            ("decile", self.calibration, "decile"),
+        ):
+            part = frame.rename(columns={key: "name"}).assign(section=section)
+            part["name"] = part["name"].astype(str)
+            parts.append(part)
+        cols = ["section", "name", "users", "churned", "churn_rate", "ci_low", "ci_high"]
+        out = pd.concat(parts, ignore_index=True)
+        return out[[c for c in cols + ["mean_predicted"] if c in out]]
+
+    def metadata(self) -> dict[str, str]:
+        """The headline figures, for the exported report's metadata."""
+        est, lo, hi = self.uplift
+        meta = {
+            "as_of": f"{self.as_of:%Y-%m-%d %H:%M}",
+            "horizon_days": str(self.horizon_days),
+            "users": str(len(self.users)),
+            "roc_auc": f"{self.roc_auc:.6f}",
+            "pr_auc": f"{self.pr_auc:.6f}",
+            "uplift": f"{est:.6f}",
+            "uplift_ci_low": f"{lo:.6f}",
+            "uplift_ci_high": f"{hi:.6f}",
+            "uplift_method": UPLIFT_METHOD,
+        }
+        meta.update({f"incremental_{k}": f"{v:.4f}" for k, v in self.incremental.items()})
+        meta.update({f"not_counted ({k})": str(v) for k, v in self.excluded.items()})
+        return meta
+
+    def to_bytes(self, fmt: str, raw: bool = False) -> bytes:
+        """CSV or XLSX bytes of :meth:`table` with :meth:`metadata`, via the export writer."""
+        from churn_core.export import export_bytes
+
+        return export_bytes(self.table(), fmt, self.metadata(), raw)
+
     def lines(self) -> list[str]:
         """The report in plain words (what the CLI prints)."""
         est, lo, hi = self.uplift
