@@ -145,3 +145,24 @@ with right:
     st.dataframe(report.by_group, hide_index=True, key="outcome_by_group")
     st.markdown("**Calibration per decile**")
     st.dataframe(report.calibration, hide_index=True, key="outcome_calibration")
+
+st.session_state["outcome_report"] = report
+stem = f"outcome_{report.as_of:%Y-%m-%d}_{report.horizon_days}d"
+c = st.columns(2)
+c[0].download_button(
+    "Download outcome report CSV",
+    report.to_bytes("csv"),
+    f"{stem}.csv",
+    "text/csv",
+    key="dl_outcome_csv",
+    on_click="ignore",
+    type="primary",
+)
+c[1].download_button(
+    "Download outcome report XLSX",
+    report.to_bytes("xlsx"),
+    f"{stem}.xlsx",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    key="dl_outcome_xlsx",
+    on_click="ignore",
+)

@@ -230,6 +230,16 @@ def test_outcome_of_the_session_campaign(cut_campaign):
     assert len(present) >= 2 and (rates[present].diff().dropna() > 0).all()
     assert 0.6 < report.roc_auc < 1.0
     assert len(at.get("plotly_chart")) == 3  # per tier, per group, calibration
+    # the report's download (the buttons' own call) carries the same figures
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert labels == ["Download outcome report CSV", "Download outcome report XLSX"]
+    shown = at.session_state["outcome_report"]
+    for fmt in ("csv", "xlsx"):
+        meta, table = read_export_bytes(shown.to_bytes(fmt), f"outcome.{fmt}")
+        assert f"{float(meta['roc_auc']):.3f}" == _metric(at, "Realised ROC AUC")
+        assert f"{float(meta['uplift']):+.1%}" == _metric(at, "Uplift (control − treated churn)")
+        tiers = table.loc[table["section"] == "risk_tier"].reset_index(drop=True)
+        assert tiers["churned"].tolist() == report.by_tier["churned"].tolist()
     calib = at.dataframe[2].value
     assert len(calib) == 10 and calib["users"].sum() == len(report.users)
 
