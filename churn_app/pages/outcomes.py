@@ -108,6 +108,7 @@ m[2].metric(
     f"95 % CI [{lo:+.1%}, {hi:+.1%}]" if lo == lo else "needs treat and control users",
     "off",
     help=UPLIFT_METHOD,
+    delta_arrow="off",
 )
 m[3].metric(
     "Incremental value",
@@ -115,6 +116,7 @@ m[3].metric(
     f"net of contact cost {inc['net']:,.2f}" if inc["net"] == inc["net"] else None,
     "off",
     help="uplift × the value of the treated users (as the plan valued them)",
+    delta_arrow="off",
 )
 m[4].metric("Realised ROC AUC", shown(report.roc_auc, ".3f"))
 m[5].metric("Realised PR AUC", shown(report.pr_auc, ".3f"))

@@ -197,7 +197,6 @@ def test_demo_pages_and_downloads(browser, server, tmp_path):
     _go(page, "At-risk users", "Users flagged")
     flagged = int(_number(_metric(page, "Users flagged")))
     assert flagged > 0
-    _shot(page, "3_at_risk")
 
     _go(page, "Explanations", "Explanations")
     page.get_by_role("button", name="Compute explanations").click()
@@ -215,6 +214,8 @@ def test_demo_pages_and_downloads(browser, server, tmp_path):
     page.get_by_text("Users in the list").wait_for(timeout=10_000)
     _go(page, "At-risk users", "Users flagged")
     assert int(_number(_metric(page, "Users flagged"))) == flagged
+    page.get_by_text("Why this user").first.wait_for(timeout=60_000)  # reasons and waterfall
+    _shot(page, "3_at_risk")
     _go(page, "Export", "Users in the list")
     _shot(page, "5_export")
 
