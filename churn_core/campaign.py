@@ -20,35 +20,26 @@ order as expected profit; by ``s p_i V_i − c`` descending with per-user values
 on ``user_id``. The suggested size maximises expected profit (the smallest such ``k``;
 0 when no contact pays) within the budget.
 
-Control group: stratified permuted blocks (the clinical-trial design). Within each risk
-tier, going down the ranking, users sit in consecutive blocks of ``B`` (at least 10) and
-``c`` random users of each block are control, ``c / B`` = ``control_share`` (as a fraction
-with denominator at most 100: 0.1 -> 1 of 10, 0.25 -> 3 of 12). Every user is control with
-probability ``c / B``, and every prefix of the ranking (every list size) holds that share
-of each tier as control, to within one block. Blocks are drawn from
-``numpy.random.default_rng([seed, tier number])``, so the file's ``seed``,
-``control_share`` and ``ranked_by`` metadata reproduce the split (:func:`assign_control`).
-
-Actions: the first matching rule of an editable table (``CampaignConfig.actions``), over
-the risk-raising factors behind each user's reasons (``reasons.reason_factors``) and their
-value at risk; see :class:`~churn_core.config.ActionRule`.
+Control group: :mod:`churn_core.control_group` (stratified permuted blocks in rank order,
+so every list size holds the control share of each tier; reproducible from the file's
+``seed``, ``control_share`` and ``ranked_by``). Actions: :mod:`churn_core.actions` (the
+first matching rule of an editable table over the factors behind each user's reasons).
 """
 
 from __future__ import annotations
 
-import fnmatch
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from fractions import Fraction
 
 import numpy as np
 import pandas as pd
 
-from churn_core.config import ActionRule, CampaignConfig, ChurnConfig
+from churn_core.actions import RULE_COLUMNS, assign_actions, rules_frame, rules_from_frame
+from churn_core.config import CampaignConfig, ChurnConfig
+from churn_core.control_group import CONTROL, TREAT, assign_control, control_blocks
 from churn_core.errors import EventDataError
 from churn_core.export import export_bytes, write_export
 from churn_core.reasons import N_REASONS, REASON_COLUMNS, reason_factors
-from churn_core.targets import TIERS
 
 CURVE_COLUMNS = (
     "size",
@@ -71,40 +62,20 @@ LIST_COLUMNS = (
 )
 N_ITEMS = 5
 ITEM_COLUMNS = tuple(f"recommended_item_{i + 1}" for i in range(N_ITEMS))
-TREAT, CONTROL = "treat", "control"
-RULE_COLUMNS = ("action", "factors", "min_value_percentile")
 
 
-# --------------------------------------------------------------------------- pieces
-def control_blocks(share: float) -> tuple[int, int]:
-    """(block size B, controls per block c): ``share`` as a fraction with denominator at
-    most 100, the block at least 10 users long (0.1 -> (10, 1), 0.25 -> (12, 3))."""
-    frac = Fraction(share).limit_denominator(100)
-    reps = max(1, -(-10 // frac.denominator))
-    return frac.denominator * reps, frac.numerator * reps
-
-
-def assign_control(tiers: Sequence[str], share: float, seed: int) -> np.ndarray:
-    """Control flags for users in rank order: stratified permuted blocks (see the module
-    docstring). The flags of the first ``k`` users depend only on those users' tiers,
-    ``share`` and ``seed``, so a list of any size reproduces its own split."""
-    tiers = np.asarray(tiers, dtype=object)
-    out = np.zeros(len(tiers), dtype=bool)
-    if share <= 0 or len(tiers) == 0:
-        return out
-    size, per_block = control_blocks(share)
-    names = list(TIERS) + sorted(set(tiers.tolist()) - set(TIERS))
-    for number, tier in enumerate(names):
-        pos = np.flatnonzero(tiers == tier)
-        if len(pos) == 0:
-            continue
-        blocks = -(-len(pos) // size)
-        rng = np.random.default_rng([int(seed), number])
-        # per block: a random permutation of its slots; the first per_block are control
-        slots = np.argsort(rng.random((blocks, size)), axis=1)[:, :per_block]
-        j = (slots + size * np.arange(blocks)[:, None]).ravel()
-        out[pos[j[j < len(pos)]]] = True
-    return out
+__all__ = [
+    "RULE_COLUMNS",
+    "CampaignPlan",
+    "assign_actions",
+    "assign_control",
+    "build_campaign",
+    "plan_campaign",
+    "plan_for_run",
+    "recommended_items",
+    "rules_frame",
+    "rules_from_frame",
+]
 
 
 def user_values(scores: pd.DataFrame, value: float | None) -> tuple[np.ndarray, str]:
@@ -124,77 +95,6 @@ def user_values(scores: pd.DataFrame, value: float | None) -> tuple[np.ndarray, 
     with np.errstate(divide="ignore", invalid="ignore"):
         v = np.where(p > 0, var / p, 0.0)
     return v, "per user: value_at_risk / churn_probability (usual spend over the horizon)"
-
-
-def rules_frame(rules: Sequence[ActionRule]) -> pd.DataFrame:
-    """The action table as an editable frame (``factors`` space-separated)."""
-    return pd.DataFrame(
-        [
-            {
-                "action": r.action,
-                "factors": " ".join(r.factors),
-                "min_value_percentile": r.min_value_percentile,
-            }
-            for r in rules
-        ],
-        columns=list(RULE_COLUMNS),
-    )
-
-
-def rules_from_frame(frame: pd.DataFrame) -> tuple[ActionRule, ...]:
-    """Rules back from an edited frame; a bad row raises ``EventDataError`` naming it."""
-    missing = [c for c in ("action",) if c not in frame]
-    if missing:
-        raise EventDataError(["The action table needs an 'action' column."])
-    out, problems = [], []
-    for i, row in enumerate(frame.to_dict("records"), start=1):
-        if not str(row.get("action") or "").strip():
-            if not str(row.get("factors") or "").strip():
-                continue  # an empty row (e.g. just added in the editor)
-            problems.append(f"Action table row {i}: name the action.")
-            continue
-        pct = row.get("min_value_percentile")
-        try:
-            pct = None if pct is None or pd.isna(pct) else float(pct)
-            out.append(
-                ActionRule(
-                    str(row["action"]).strip(), tuple(str(row.get("factors") or "").split()), pct
-                )
-            )
-        except (TypeError, ValueError) as err:
-            problems.append(f"Action table row {i}: {err} Fix the value in that row.")
-    if problems:
-        raise EventDataError(problems)
-    return tuple(out)
-
-
-def assign_actions(
-    factors: pd.DataFrame,
-    value_percentile: np.ndarray,
-    rules: Sequence[ActionRule],
-    default: str,
-    known: Sequence[str] = (),
-) -> np.ndarray:
-    """One action per row of ``factors`` (``factor_1..k``: risk-raising factors, ``""``
-    for none): the first rule that matches, else ``default``. ``known``: the factor names
-    that wildcards in the rules expand to (default: those present in ``factors``)."""
-    n = len(factors)
-    out = np.full(n, default, dtype=object)
-    done = np.zeros(n, dtype=bool)
-    f = factors.to_numpy(dtype=object) if n else np.zeros((0, 0), dtype=object)
-    names = set(known) | {x for x in f.ravel().tolist() if x}
-    pct = np.asarray(value_percentile, dtype=np.float64)
-    for rule in rules:
-        hit = ~done
-        if rule.factors:
-            wanted = {x for pat in rule.factors for x in fnmatch.filter(names, pat)}
-            hit &= np.isin(f, list(wanted)).any(axis=1) if f.size else False
-        if rule.min_value_percentile is not None:
-            with np.errstate(invalid="ignore"):
-                hit &= pct >= rule.min_value_percentile
-        out[hit] = rule.action
-        done |= hit
-    return out
 
 
 # --------------------------------------------------------------------------- the plan
@@ -470,6 +370,26 @@ def recommended_items(log, as_of: pd.Timestamp, user_ids: Sequence[str]) -> pd.D
     except ImportError:  # the recommender lands from another branch
         return None
     return recommend_items(log, as_of, list(user_ids), k=N_ITEMS)
+
+
+def plan_for_run(run, log, explanation=None, campaign: CampaignConfig | None = None):
+    """A plan from a trained :class:`~churn_core.pipeline.ChurnRun` (the Campaign page):
+    its stored scores, the run's ``[campaign]`` settings unless ``campaign`` is given, and
+    reasons/actions from ``explanation`` or, when none is given, from explaining the listed
+    users now; items when the log has them."""
+    from churn_core.explain import explain_log
+
+    cfg = campaign or run.config.campaign
+    hist = log.before(run.as_of)
+    meta = run.metadata()
+    draft = plan_campaign(run.scores, cfg, metadata=meta)
+    listed = draft.users["user_id"].to_numpy()
+    if explanation is None and len(listed):
+        explanation = explain_log(run.model, hist, run.as_of, run.config, listed)
+    recs = recommended_items(hist, run.as_of, listed)
+    return plan_campaign(
+        run.scores, cfg, explanation=explanation, recommendations=recs, metadata=meta
+    )
 
 
 def build_campaign(

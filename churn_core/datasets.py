@@ -130,7 +130,8 @@ def synthetic_events(
     with ``n_purchase`` / ``n_orders`` (-), i.e. the log of the ratio.
 
     ``treatment`` plants a campaign effect (see :class:`Treatment`): the log is the same
-    except that some treated users who would have churned get one purchase in the window.
+    except that some treated users who would have churned get one purchase in the window;
+    the truth then has a ``saved_by_treatment`` column.
 
     Returns the events sorted by user and time (``user_id`` str, ``timestamp``
     datetime64, ``event_type`` str, ``amount`` float (0 except purchases), ``item_id`` and
@@ -230,7 +231,8 @@ def synthetic_events(
         },
         columns=list(TRUTH_COLUMNS),
     )
-    truth["saved_by_treatment"] = truth["user_id"].isin(saved)
+    if treatment is not None:
+        truth["saved_by_treatment"] = truth["user_id"].isin(saved)
     return frame, truth
 
 

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from scipy.stats import spearmanr
 
-from churn_core.campaign import plan_campaign
+from churn_core.campaign import plan_campaign, plan_for_run
 from churn_core.config import CampaignConfig, ChurnConfig, LabelSpec
 from churn_core.datasets import SYNTH_START, Treatment, plant_treatment, synthetic_events
 from churn_core.errors import EventDataError
@@ -97,6 +97,27 @@ def test_uplift_arithmetic_and_interval_with_a_planted_effect(synthetic, tmp_pat
     assert covered_zero >= 17, covered_zero
 
 
+def test_planted_treatment_changes_only_the_window():
+    base = synthetic_events(n_users=600, seed=2, events_per_user=20.0)
+    users = tuple(base["user_id"].unique()[::2])
+    treat = Treatment(users, T, H, save_rate=1.0)
+    frame, truth = synthetic_events(
+        n_users=600, seed=2, events_per_user=20.0, treatment=treat, return_truth=True
+    )
+    before = frame.loc[frame["timestamp"] < T].reset_index(drop=True)
+    pd.testing.assert_frame_equal(before, base.loc[base["timestamp"] < T].reset_index(drop=True))
+    spec = LabelSpec(horizon_days=H)
+    y0 = build_labels(EventLog.from_frame(base), spec, T)
+    y1 = build_labels(EventLog.from_frame(frame), spec, T)
+    treated = y0.index.isin(users)
+    # save rate 1: every treated would-be churner stays; nobody else changes
+    assert y0[treated].sum() > 0 and y1[treated].sum() == 0
+    pd.testing.assert_series_equal(y1[~treated], y0[~treated])
+    assert set(truth.loc[truth["saved_by_treatment"], "user_id"]) == set(
+        y0[treated & (y0 == 1)].index
+    )
+
+
 def test_errors_name_the_fix(synthetic, tmp_path):
     frame, scores = synthetic
     log = EventLog.from_frame(frame)
@@ -131,8 +152,9 @@ def test_outcome_on_a_real_split_of_the_bundled_retail_log(tmp_path):
     cutoff = pd.Timestamp("2011-09-10")
     cfg = ChurnConfig().with_(label={"horizon_days": 90})
     run = train(log.before(cutoff), cfg, cutoff)
-    plan = plan_campaign(run.scores, CampaignConfig(size=len(run.scores)), metadata=run.metadata())
+    plan = plan_for_run(run, log, campaign=CampaignConfig(size=len(run.scores)))
     meta, camp = read_export(plan.write(tmp_path / "retail.csv"))
+    assert camp["reason_1"].notna().mean() > 0.99 and camp["action"].nunique() >= 3
     rep = outcome_report(log, camp, meta)
     report = evaluate(log, cfg, cutoff)
     assert rep.roc_auc == pytest.approx(report.loc[0, "roc_auc"], abs=1e-9)
