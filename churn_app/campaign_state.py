@@ -15,7 +15,7 @@ import streamlit as st
 from churn_app.state import DATA_NAME
 from churn_core.campaign import (
     CampaignPlan,
-    build_campaign,
+    plan_for_run,
     recommended_items,
     rules_frame,
     rules_from_frame,
@@ -137,7 +137,8 @@ def campaign_inputs(current: CampaignConfig, has_amount: bool) -> CampaignInputs
 
 
 def plan_for(run, log, config: CampaignConfig) -> CampaignPlan:
-    """The plan for ``run`` at ``config``: one ``build_campaign`` call, cached per run."""
+    """The plan for ``run`` at ``config``: one ``plan_for_run`` call (the run's stored scores),
+    cached per run and config."""
     ss = st.session_state
     cache = ss.get(_CACHE)
     if cache is None or cache["run"] is not run:
@@ -146,18 +147,14 @@ def plan_for(run, log, config: CampaignConfig) -> CampaignPlan:
     if config not in plans:
         if len(plans) >= MAX_CACHED:
             plans.pop(next(iter(plans)))
-        with st.spinner("Planning: scoring, explaining the listed users, recommending items…"):
-            plans[config] = build_campaign(
-                run.model,
-                replace(run.config, campaign=config),
-                log,
-                run.as_of,
-                metadata={
-                    **run.metadata(),
-                    "source": str(ss.get(DATA_NAME, "")),
-                    "activity_events": activity_events_text(run.config.label.activity_events),
-                },
-            )
+        with st.spinner("Planning: explaining the listed users, recommending items…"):
+            plan = plan_for_run(run, log, campaign=config)
+        # what the Outcomes page (and `churn_core outcome`) read back besides the plan's own
+        extra = {
+            "source": str(ss.get(DATA_NAME, "")),
+            "activity_events": activity_events_text(run.config.label.activity_events),
+        }
+        plans[config] = replace(plan, metadata={**plan.metadata, **extra})
     return plans[config]
 
 
