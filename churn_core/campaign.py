@@ -40,6 +40,7 @@ from churn_core.control_group import CONTROL, TREAT, assign_control, control_blo
 from churn_core.errors import EventDataError
 from churn_core.export import export_bytes, write_export
 from churn_core.reasons import N_REASONS, REASON_COLUMNS, reason_factors
+from churn_core.recommend import recommend_items
 
 CURVE_COLUMNS = (
     "size",
@@ -362,12 +363,9 @@ def _metadata(
 
 # --------------------------------------------------------------------------- whole runs
 def recommended_items(log, as_of: pd.Timestamp, user_ids: Sequence[str]) -> pd.DataFrame | None:
-    """The one call site of the item recommender: ``None`` when the log has no items."""
+    """The one call site of the item recommender (``churn_core.recommend``): up to five
+    items per listed user from events before ``as_of``; ``None`` when the log has no items."""
     if not log.has_items:
-        return None
-    try:
-        from churn_core.recommend import recommend_items
-    except ImportError:  # the recommender lands from another branch
         return None
     return recommend_items(log, as_of, list(user_ids), k=N_ITEMS)
 

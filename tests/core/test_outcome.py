@@ -14,6 +14,7 @@ from churn_core.events import EventLog
 from churn_core.export import read_export
 from churn_core.labels import build_labels
 from churn_core.outcome import newcombe_difference, outcome_report, wilson_interval
+from churn_core.recommend import recommend_items
 from churn_core.targets import risk_tier
 
 T = SYNTH_START + pd.Timedelta(days=190)
@@ -155,6 +156,13 @@ def test_outcome_on_a_real_split_of_the_bundled_retail_log(tmp_path):
     plan = plan_for_run(run, log, campaign=CampaignConfig(size=len(run.scores)))
     meta, camp = read_export(plan.write(tmp_path / "retail.csv"))
     assert camp["reason_1"].notna().mean() > 0.99 and camp["action"].nunique() >= 3
+    # the log has items (StockCode): five recommended items per listed user, from before T
+    items = [f"recommended_item_{i}" for i in range(1, 6)]
+    assert list(camp.columns[-6:-1]) == items and camp[items[0]].notna().all()
+    some = camp["user_id"].iloc[:50].tolist()
+    expected = recommend_items(log.before(cutoff), cutoff, some)
+    got = camp.set_index("user_id").loc[some, items]
+    assert got.fillna("").astype(str).equals(expected[items].fillna("").astype(str))
     rep = outcome_report(log, camp, meta)
     report = evaluate(log, cfg, cutoff)
     assert rep.roc_auc == pytest.approx(report.loc[0, "roc_auc"], abs=1e-9)
