@@ -285,3 +285,26 @@ def test_drill_down_and_campaign_show_the_recommended_items(trained):
     rows = read_export_bytes(_plan(at).to_bytes("csv"), "c.csv")[1].set_index("user_id")
     items = rows.loc[uid, [f"recommended_item_{i}" for i in range(1, 6)]]
     assert [str(v) for v in items if v is not None and v == v] == expected
+
+
+def test_campaign_on_a_log_without_amounts_uses_one_flat_value():
+    """No amounts: no per-user value to choose, a flat value (default 100) instead."""
+    raw = pd.read_csv(demo_path(), dtype=str)
+    raw = raw.loc[
+        raw["InvoiceDate"] >= "2011-06-01", ["InvoiceNo", "StockCode", "InvoiceDate", "CustomerID"]
+    ]
+    at = _app()
+    data = raw.to_csv(index=False).encode("utf-8")
+    at.file_uploader(key="upload").upload("no_amounts.csv", data, "text/csv").run()
+    assert not at.exception, at.exception
+    assert not at.session_state["log"].has_amount
+    _train(at)
+    at.switch_page(CAMPAIGN_PAGE).run()
+    assert not at.exception, at.exception
+    assert not [r for r in at.radio if r.key == "campaign_value_mode"]
+    assert at.number_input(key="campaign_value").value == 100.0
+    meta, rows = read_export_bytes(_plan(at).to_bytes("csv"), "c.csv")
+    assert meta["value"].startswith("100 per saved churner") and "value_at_risk" not in rows
+    p = rows["churn_probability"].to_numpy(dtype=float)
+    assert np.allclose(rows["expected_profit"], 0.2 * p * 100 - 1)
+    _check_against_download(at)
