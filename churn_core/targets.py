@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from churn_core.config import TargetingConfig
+from churn_core.export import export_bytes, to_xlsx_bytes
 
 TIERS = ("low", "medium", "high")
 
@@ -20,12 +20,18 @@ def risk_tier(prob: np.ndarray, cuts: tuple[float, float]) -> np.ndarray:
 
 
 def tier_cuts(prob: np.ndarray, targeting: TargetingConfig) -> tuple[float, float]:
-    """The probability cut points of the tiers for these scores (see ``TargetingConfig``)."""
+    """The probability cut points of the tiers for these scores (see ``TargetingConfig``).
+
+    Relative basis: medium from ``a`` × the average probability ``m``, high from ``b`` × ``m``
+    but never above halfway from the medium cut to 1 — in a shop where 40 % churn, 2 × m
+    would be 0.8 and leave ``high`` empty; halfway (0.7) keeps it for the clearest cases.
+    """
     if targeting.tier_basis == "probability":
         return targeting.tier_cuts
     mean = float(np.mean(prob)) if len(prob) else 0.0
-    lo, hi = targeting.relative_tier_cuts
-    return (lo * mean, hi * mean)
+    a, b = targeting.relative_tier_cuts
+    lo = a * mean
+    return (lo, min(b * mean, (lo + 1.0) / 2))
 
 
 def tier_legend(prob: np.ndarray, targeting: TargetingConfig) -> str:
@@ -35,7 +41,9 @@ def tier_legend(prob: np.ndarray, targeting: TargetingConfig) -> str:
     if targeting.tier_basis == "probability":
         return f"{cuts} (fixed probability cuts)"
     a, b = targeting.relative_tier_cuts
-    return f"{cuts} ({b:g}× and {a:g}× the average churn probability, {np.mean(prob):.3f})"
+    mean = float(np.mean(prob)) if len(prob) else 0.0
+    high = f"{b:g}×" if hi == b * mean else f"halfway from medium to 1 (below {b:g}×)"
+    return f"{cuts} ({high} and {a:g}× the average churn probability, {mean:.3f})"
 
 
 def value_at_risk(prob: np.ndarray, daily_spend: np.ndarray, horizon_days: int) -> np.ndarray:
@@ -143,16 +151,12 @@ class TargetList:
         """The users plus one column per metadata field (same value on every row)."""
         return self.users.assign(**{k: v for k, v in self.metadata.items()})
 
-    def to_csv(self) -> bytes:
-        """Plain CSV bytes (header row, one row per user, metadata as trailing columns)."""
-        return self.with_metadata_columns().to_csv(index=False).encode("utf-8")
+    def to_csv(self, raw: bool = False) -> bytes:
+        """CSV bytes through the one export writer: ``# key: value`` metadata lines, then a
+        header and one row per user; text cells formula-safe unless ``raw``."""
+        return export_bytes(self.users, "csv", self.metadata, raw)
 
-    def to_xlsx(self) -> bytes:
-        """XLSX bytes: sheet ``targets`` and sheet ``about`` with the metadata."""
-        buf = io.BytesIO()
-        with pd.ExcelWriter(buf, engine="openpyxl") as xl:
-            self.users.to_excel(xl, sheet_name="targets", index=False)
-            pd.DataFrame(list(self.metadata.items()), columns=["field", "value"]).to_excel(
-                xl, sheet_name="about", index=False
-            )
-        return buf.getvalue()
+    def to_xlsx(self, raw: bool = False) -> bytes:
+        """XLSX bytes: sheet ``targets`` and sheet ``about`` with the metadata (string cells,
+        never formulas; formula-safe unless ``raw``)."""
+        return to_xlsx_bytes(self.users, self.metadata, raw, sheet="targets")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from churn_app import charts
+from churn_app.campaign_state import recommended_for
 from churn_app.state import LOG, need_run
 from churn_app.targeting import current_targets, explanation_for, policy_widgets
 
@@ -53,6 +54,9 @@ def drill_down() -> None:
     if uid is None:
         return
     st.markdown(run.describe_user(uid))
+    items = recommended_for(run, st.session_state[LOG], uid)
+    if items:
+        st.markdown("**Recommended items:** " + ", ".join(f"`{i}`" for i in items))
     frame = st.session_state[LOG].frame
     st.plotly_chart(charts.user_timeline(frame.loc[frame["user_id"] == uid]))
     exp = explanation_for(run)
