@@ -122,7 +122,10 @@ def test_churn_help_train_and_score_from_a_temp_dir(installed):
         work,
         env,
     )
-    scores = pd.read_csv(work / "scores.csv")
+    from churn_core.export import read_export
+
+    meta, scores = read_export(work / "scores.csv")
+    assert meta["source"] == "orders.csv"
     raw = pd.read_csv(work / "orders.csv", dtype={"InvoiceNo": str})
     buyers = raw.loc[~raw["InvoiceNo"].str.startswith("C"), "CustomerID"].dropna()
     # every customer with an order (not only cancellations) gets exactly one score
