@@ -11,9 +11,6 @@ from dataclasses import replace
 
 import numpy as np
 import pandas as pd
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
 
 from churn_core.config import ChurnConfig, EncoderConfig, ModelConfig
 from churn_core.crossval import cross_validate, fit_final
@@ -21,20 +18,10 @@ from churn_core.events import EventLog
 from churn_core.features import pick_event_types
 from churn_core.labels import build_labels, summarise_labels, training_cutoffs
 from churn_core.metrics import auc_difference, score_metrics
-from churn_core.model import SignedLog1p
+from churn_core.model import rfm_pipeline
 from churn_core.pipeline import Progress, check_trainable, score_table
 from churn_core.table import FeatureTable, scoring_table, training_table
 
-RFM_COLUMNS = [
-    "recency_days",
-    "active_days",
-    "n_events",
-    "monetary",
-    "tenure_days",
-    "events_30d",
-    "events_90d",
-    "overdue_ratio",
-]
 LADDER_FINETUNE_EPOCHS = 8  # the fine-tuned rung, when the config does not set its own
 REPORT_COLUMNS = [
     "model",
@@ -174,12 +161,11 @@ def evaluate(
         is_probability=False,
     )
     t0 = time.perf_counter()
-    rfm = make_pipeline(SignedLog1p(), StandardScaler(), LogisticRegression(max_iter=2000))
-    rfm.fit(tab.X[RFM_COLUMNS], tab.y)
+    rfm = rfm_pipeline().fit(tab.X, tab.y)
     grade(
         "baseline: RFM + logistic regression",
         sc.user_id,
-        rfm.predict_proba(sc.X[RFM_COLUMNS])[:, 1],
+        rfm.predict_proba(sc.X)[:, 1],
         time.perf_counter() - t0,
     )
     say("paired bootstrap against the project model", 0.95)

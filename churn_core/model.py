@@ -26,6 +26,17 @@ from churn_core.config import EncoderConfig, ModelConfig
 from churn_core.table import SEQUENCE_COLUMN, Progress
 
 LINEAR = ("logreg", "svm")
+# recency, frequency, monetary and their simplest companions: the referee-style baseline
+RFM_COLUMNS = [
+    "recency_days",
+    "active_days",
+    "n_events",
+    "monetary",
+    "tenure_days",
+    "events_30d",
+    "events_90d",
+    "overdue_ratio",
+]
 
 
 class SignedLog1p(BaseEstimator, TransformerMixin):
@@ -42,6 +53,20 @@ class SignedLog1p(BaseEstimator, TransformerMixin):
 
     def get_feature_names_out(self, input_features=None):  # noqa: D102
         return np.asarray(input_features, dtype=object)
+
+
+def rfm_pipeline() -> Pipeline:
+    """RFM + logistic regression, the simple baseline: ``RFM_COLUMNS`` log-scaled,
+    standardised, plain (C = 1) logistic regression. Takes a full feature frame."""
+    cols = ColumnTransformer([("rfm", "passthrough", RFM_COLUMNS)], remainder="drop")
+    return Pipeline(
+        [
+            ("select", cols),
+            ("log", SignedLog1p()),
+            ("scale", StandardScaler()),
+            ("clf", LogisticRegression(max_iter=2000)),
+        ]
+    )
 
 
 def make_classifier(cfg: ModelConfig) -> BaseEstimator:
