@@ -38,7 +38,7 @@ import tempfile  # noqa: E402
 import time  # noqa: E402
 import warnings  # noqa: E402
 from collections.abc import Callable  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
+from dataclasses import dataclass, replace  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -119,9 +119,91 @@ def _with_model(**changes) -> Callable[[Context], pd.Series]:
     return run
 
 
+# ---- experiments (what was tried; see docs/sections/quality.md for the figures) ----------
+
+BLEND_GRID = np.round(np.linspace(0.0, 1.0, 11), 2)
+
+
+def _members_oof(ctx: Context, folds: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """Out-of-fold raw scores (grouped folds) of the spline model and RFM + logreg."""
+    from sklearn.base import clone
+
+    from churn_core.crossval import _folds
+    from churn_core.model import build_pipeline, raw_scores, rfm_pipeline
+
+    t = ctx.train
+    a_tpl = build_pipeline(ctx.config.model, t.feature_names)
+    oof = np.zeros((len(t.y), 2))
+    for tr, va in _folds(t, folds, ctx.config.model.seed):
+        for j, tpl in enumerate((a_tpl, rfm_pipeline())):
+            pipe = clone(tpl).fit(t.X.iloc[tr], t.y[tr])
+            oof[va, j] = raw_scores(pipe, t.X.iloc[va])
+    return oof[:, 0], oof[:, 1]
+
+
+def _blend_scores(ctx: Context, w: float) -> pd.Series:
+    """w * spline log-odds + (1 - w) * RFM log-odds, both refitted on every training row."""
+    from churn_core.model import build_pipeline, raw_scores, rfm_pipeline
+
+    t = ctx.train
+    a = build_pipeline(ctx.config.model, t.feature_names).fit(t.X, t.y)
+    b = rfm_pipeline().fit(t.X, t.y)
+    s = w * raw_scores(a, ctx.score.X) + (1 - w) * raw_scores(b, ctx.score.X)
+    return pd.Series(s, index=pd.Index(ctx.score.user_id.astype(str)))
+
+
+def _best_weight(y: np.ndarray, a: np.ndarray, b: np.ndarray, rows=None) -> float:
+    from sklearn.metrics import roc_auc_score
+
+    rows = np.arange(len(y)) if rows is None else rows
+    aucs = [roc_auc_score(y[rows], w * a[rows] + (1 - w) * b[rows]) for w in BLEND_GRID]
+    return float(BLEND_GRID[int(np.argmax(aucs))])
+
+
+def variant_blend_half(ctx: Context) -> pd.Series:
+    """Fixed average of the spline model's and RFM + logreg's log-odds."""
+    return _blend_scores(ctx, 0.5)
+
+
+def variant_blend_cv(ctx: Context) -> pd.Series:
+    """Blend weight chosen by grouped out-of-fold ROC-AUC over every training cutoff."""
+    a, b = _members_oof(ctx)
+    return _blend_scores(ctx, _best_weight(ctx.train.y, a, b))
+
+
+def variant_blend_cv_recent(ctx: Context) -> pd.Series:
+    """Blend weight chosen by out-of-fold ROC-AUC on the newest training cutoff's rows."""
+    a, b = _members_oof(ctx)
+    rows = np.flatnonzero(ctx.train.cutoff == ctx.train.cutoff.max())
+    return _blend_scores(ctx, _best_weight(ctx.train.y, a, b, rows))
+
+
+def variant_tune_c(ctx: Context) -> pd.Series:
+    """Spline logreg with C chosen by grouped out-of-fold ROC-AUC from a small grid."""
+    from sklearn.metrics import roc_auc_score
+
+    from churn_core.crossval import out_of_fold_scores
+
+    best, best_auc = None, -1.0
+    for c in (0.003, 0.01, 0.03, 0.1):
+        cfg = replace(ctx.config.model, C=c, cv_folds=3)
+        oof, _ = out_of_fold_scores(ctx.train, cfg)
+        auc = roc_auc_score(ctx.train.y, oof)
+        if auc > best_auc:
+            best, best_auc = c, auc
+    return _with_model(C=best)(ctx)
+
+
 VARIANTS: dict[str, Callable[[Context], pd.Series]] = {
     "project": variant_project,
     "rfm": variant_rfm,
+    "blend_half": variant_blend_half,
+    "blend_cv": variant_blend_cv,
+    "blend_cv_recent": variant_blend_cv_recent,
+    "tune_c": variant_tune_c,
+    "linear_c01": _with_model(spline_knots=0, C=0.1),
+    "spline_c003": _with_model(C=0.003),
+    "spline_c03": _with_model(C=0.03),
 }
 REFERENCE = "rfm"
 
