@@ -47,6 +47,7 @@ import pandas as pd  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import churn_core.evaluate  # noqa: E402, F401  (load every core module before hashing them)
 from churn_core.config import ChurnConfig, SchemaConfig  # noqa: E402
 from churn_core.events import EventLog  # noqa: E402
 from churn_core.features import pick_event_types  # noqa: E402
@@ -124,6 +125,11 @@ def _with_model(**changes) -> Callable[[Context], pd.Series]:
 BLEND_GRID = np.round(np.linspace(0.0, 1.0, 11), 2)
 
 
+def _unblended(ctx: Context):
+    """The spline logistic regression alone (the default before the RFM blend)."""
+    return replace(ctx.config.model, rfm_blend=False)
+
+
 def _members_oof(ctx: Context, folds: int = 3) -> tuple[np.ndarray, np.ndarray]:
     """Out-of-fold raw scores (grouped folds) of the spline model and RFM + logreg."""
     from sklearn.base import clone
@@ -132,7 +138,7 @@ def _members_oof(ctx: Context, folds: int = 3) -> tuple[np.ndarray, np.ndarray]:
     from churn_core.model import build_pipeline, raw_scores, rfm_pipeline
 
     t = ctx.train
-    a_tpl = build_pipeline(ctx.config.model, t.feature_names)
+    a_tpl = build_pipeline(_unblended(ctx), t.feature_names)
     oof = np.zeros((len(t.y), 2))
     for tr, va in _folds(t, folds, ctx.config.model.seed):
         for j, tpl in enumerate((a_tpl, rfm_pipeline())):
@@ -146,7 +152,7 @@ def _blend_scores(ctx: Context, w: float) -> pd.Series:
     from churn_core.model import build_pipeline, raw_scores, rfm_pipeline
 
     t = ctx.train
-    a = build_pipeline(ctx.config.model, t.feature_names).fit(t.X, t.y)
+    a = build_pipeline(_unblended(ctx), t.feature_names).fit(t.X, t.y)
     b = rfm_pipeline().fit(t.X, t.y)
     s = w * raw_scores(a, ctx.score.X) + (1 - w) * raw_scores(b, ctx.score.X)
     return pd.Series(s, index=pd.Index(ctx.score.user_id.astype(str)))
@@ -178,6 +184,26 @@ def variant_blend_cv_recent(ctx: Context) -> pd.Series:
     return _blend_scores(ctx, _best_weight(ctx.train.y, a, b, rows))
 
 
+def _fixed_blend(w: float) -> Callable[[Context], pd.Series]:
+    def run(ctx: Context) -> pd.Series:
+        return _blend_scores(ctx, w)
+
+    run.__doc__ = f"fixed blend, {w} x spline logreg + {1 - w:.1f} x RFM + logreg"
+    run.changes = {"weight": w}
+    return run
+
+
+def variant_blend_cv_narrow(ctx: Context) -> pd.Series:
+    """Blend weight from (0.3, 0.5, 0.7) by grouped out-of-fold ROC-AUC (all cutoffs)."""
+    from sklearn.metrics import roc_auc_score
+
+    a, b = _members_oof(ctx)
+    y = ctx.train.y
+    grid = (0.5, 0.3, 0.7)
+    aucs = [roc_auc_score(y, w * a + (1 - w) * b) for w in grid]
+    return _blend_scores(ctx, grid[int(np.argmax(aucs))])
+
+
 def variant_tune_c(ctx: Context) -> pd.Series:
     """Spline logreg with C chosen by grouped out-of-fold ROC-AUC from a small grid."""
     from sklearn.metrics import roc_auc_score
@@ -186,12 +212,12 @@ def variant_tune_c(ctx: Context) -> pd.Series:
 
     best, best_auc = None, -1.0
     for c in (0.003, 0.01, 0.03, 0.1):
-        cfg = replace(ctx.config.model, C=c, cv_folds=3)
+        cfg = replace(_unblended(ctx), C=c, cv_folds=3)
         oof, _ = out_of_fold_scores(ctx.train, cfg)
         auc = roc_auc_score(ctx.train.y, oof)
         if auc > best_auc:
             best, best_auc = c, auc
-    return _with_model(C=best)(ctx)
+    return _with_model(C=best, rfm_blend=False)(ctx)
 
 
 VARIANTS: dict[str, Callable[[Context], pd.Series]] = {
@@ -201,9 +227,15 @@ VARIANTS: dict[str, Callable[[Context], pd.Series]] = {
     "blend_cv": variant_blend_cv,
     "blend_cv_recent": variant_blend_cv_recent,
     "tune_c": variant_tune_c,
-    "linear_c01": _with_model(spline_knots=0, C=0.1),
-    "spline_c003": _with_model(C=0.003),
-    "spline_c03": _with_model(C=0.03),
+    "blend_cv_narrow": variant_blend_cv_narrow,
+    "blend_w03": _fixed_blend(0.3),
+    "blend_w04": _fixed_blend(0.4),
+    "blend_w06": _fixed_blend(0.6),
+    "blend_w07": _fixed_blend(0.7),
+    "before": _with_model(rfm_blend=False),  # the default until the blend (spline logreg)
+    "linear_c01": _with_model(spline_knots=0, C=0.1, rfm_blend=False),
+    "spline_c003": _with_model(C=0.003, rfm_blend=False),
+    "spline_c03": _with_model(C=0.03, rfm_blend=False),
 }
 REFERENCE = "rfm"
 
@@ -298,10 +330,14 @@ def _sources(names: tuple[str, ...] | None = None) -> str:
     return "".join(f.read_text() for f in files)
 
 
+_CORE_SOURCES = _sources()  # read once: the code this process imported, not later edits
+_TABLE_SOURCES = _sources(TABLE_MODULES)
+
+
 def variant_key(name: str) -> str:
     fn = VARIANTS[name]
     extra = repr(getattr(fn, "changes", ""))
-    return _hash(_sources(), inspect.getsource(fn), extra)
+    return _hash(_CORE_SOURCES, inspect.getsource(fn), extra)
 
 
 def _cached(path: Path, build: Callable[[], object]) -> object:
@@ -332,7 +368,7 @@ def forecast_tables(fc: Forecast, cache: Path) -> tuple[Context, pd.Series]:
         score = scoring_table(hist, fc.cutoff, event_types, None, fc.horizon)
         return Context(train, score, cfg, event_types, hist.has_amount, fc.cutoff), truth
 
-    key = _hash(_sources(TABLE_MODULES), fc.key)
+    key = _hash(_TABLE_SOURCES, fc.key)
     return _cached(cache / "tables" / f"{fc.key}-{key}.pkl", build)
 
 

@@ -8,14 +8,31 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
-from sklearn.metrics import log_loss, roc_auc_score
+from sklearn.metrics import average_precision_score, log_loss, roc_auc_score
 
 from churn_core.config import EncoderConfig, ModelConfig
-from churn_core.metrics import Curves, CVResult, max_f1_threshold, score_metrics
-from churn_core.model import Calibrator, ChurnModel, build_pipeline, fit_pipeline, raw_scores
+from churn_core.metrics import (
+    Curves,
+    CVResult,
+    max_f1_threshold,
+    paired_differences,
+    score_metrics,
+)
+from churn_core.model import (
+    RFM_COLUMNS,
+    Calibrator,
+    ChurnModel,
+    RFMBlend,
+    build_pipeline,
+    fit_pipeline,
+    raw_scores,
+    rfm_pipeline,
+)
 from churn_core.table import FeatureTable, Progress
 
 log = logging.getLogger(__name__)
+
+BLEND_WEIGHTS = (0.0, 0.2, 0.4, 0.5, 0.6, 0.8, 1.0)  # the full model's share in an RFM blend
 
 
 def _folds(table: FeatureTable, n_folds: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -37,16 +54,25 @@ def _folds(table: FeatureTable, n_folds: int, seed: int) -> list[tuple[np.ndarra
     return [(np.flatnonzero(fold != i), np.flatnonzero(fold == i)) for i in range(k)]
 
 
-def out_of_fold_scores(
+def _member_scores(pipe, X: pd.DataFrame) -> np.ndarray:
+    """(n, m) raw scores: the blend's members (full model, RFM), or the one raw score."""
+    clf = pipe.named_steps["clf"]
+    if isinstance(clf, RFMBlend):
+        return clf.member_scores(pipe[:-1].transform(X))
+    return raw_scores(pipe, X).reshape(-1, 1)
+
+
+def out_of_fold_members(
     table: FeatureTable,
     model_cfg: ModelConfig,
     encoder_cfg: EncoderConfig | None = None,
     progress: Progress | None = None,
 ) -> tuple[np.ndarray, list[np.ndarray]]:
-    """Raw scores for every row from a pipeline that never saw that row's user."""
+    """(n, m) raw scores for every row from pipelines that never saw that row's user;
+    two columns (full model, RFM + logistic regression) when the model is an RFM blend."""
     folds = _folds(table, model_cfg.cv_folds, model_cfg.seed)
     template = build_pipeline(model_cfg, table.feature_names, encoder_cfg)
-    oof = np.zeros(len(table.y))
+    oof = np.zeros((len(table.y), 2 if isinstance(template[-1], RFMBlend) else 1))
     k = len(folds)
     for i, (tr, va) in enumerate(folds):
         stage = f"cross-validation fold {i + 1}/{k}"
@@ -58,10 +84,56 @@ def out_of_fold_scores(
                 progress(f"{stage}: {s}", (i + f) / k)
 
         pipe = fit_pipeline(clone(template), table.X.iloc[tr], table.y[tr], inner)
-        oof[va] = raw_scores(pipe, table.X.iloc[va])
+        oof[va] = _member_scores(pipe, table.X.iloc[va])
         if progress:
             progress(stage, (i + 1) / k)
     return oof, [va for _, va in folds]
+
+
+def choose_blend(
+    model_cfg: ModelConfig, members: np.ndarray, table: FeatureTable
+) -> tuple[ModelConfig, np.ndarray]:
+    """The config with ``rfm_weight`` chosen (when it is open) and the blended scores.
+
+    The weight is the one of ``BLEND_WEIGHTS`` whose blend of the out-of-fold member scores
+    ranks best (ROC-AUC) on the rows of the newest training cutoff, the closest in time to
+    the forecast; ties go to the weight nearest 0.5.
+    """
+    if members.shape[1] == 1:
+        return model_cfg, members[:, 0]
+    w = model_cfg.rfm_weight
+    if w is None:
+        rows = np.flatnonzero(table.cutoff == table.cutoff.max())
+        y = table.y[rows]
+        if len(np.unique(y)) < 2:
+            rows, y = np.arange(len(table.y)), table.y
+        order = sorted(BLEND_WEIGHTS, key=lambda v: abs(v - 0.5))
+        aucs = [roc_auc_score(y, v * members[rows, 0] + (1 - v) * members[rows, 1]) for v in order]
+        w = float(order[int(np.argmax(aucs))])
+        model_cfg = replace(model_cfg, rfm_weight=w)
+    return model_cfg, w * members[:, 0] + (1 - w) * members[:, 1]
+
+
+def out_of_fold_scores(
+    table: FeatureTable,
+    model_cfg: ModelConfig,
+    encoder_cfg: EncoderConfig | None = None,
+    progress: Progress | None = None,
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Raw scores for every row from a pipeline that never saw that row's user (an RFM
+    blend's weight chosen on these same scores when the config leaves it open)."""
+    members, val_sets = out_of_fold_members(table, model_cfg, encoder_cfg, progress)
+    return choose_blend(model_cfg, members, table)[1], val_sets
+
+
+def _blend_note(cfg: ModelConfig, how: str) -> tuple[str, ...]:
+    if cfg.rfm_weight is None or not cfg.rfm_blend or cfg.classifier != "logreg":
+        return ()
+    w = cfg.rfm_weight
+    return (
+        f"blend: {w:.1f} x the full model + {1 - w:.1f} x RFM + logistic regression "
+        f"(log-odds; weight {how}).",
+    )
 
 
 def cross_validate(
@@ -73,9 +145,14 @@ def cross_validate(
     """Grouped stratified k-fold; calibration is cross-fitted so no fold grades itself.
 
     Each fold's probabilities come from a calibrator fitted on the other folds'
-    out-of-fold scores. Returns the result and the calibrator fitted on all of them.
+    out-of-fold scores. Returns the result and the calibrator fitted on all of them. An
+    RFM blend's weight, when the config leaves it open, is chosen on the out-of-fold
+    scores (``choose_blend``) and returned in ``result.params``; fit the final model with
+    it (``resolved_config``).
     """
-    oof, val_sets = out_of_fold_scores(table, model_cfg, encoder_cfg, progress)
+    members, val_sets = out_of_fold_members(table, model_cfg, encoder_cfg, progress)
+    chosen, oof = choose_blend(model_cfg, members, table)
+    open_weight = model_cfg.rfm_weight is None and chosen.rfm_weight is not None
     y = table.y
     prob = np.zeros_like(oof)
     for va in val_sets:
@@ -84,6 +161,7 @@ def cross_validate(
     threshold = max_f1_threshold(y, prob)
     folds = pd.DataFrame([score_metrics(y[va], prob[va], threshold) for va in val_sets])
     folds.index = [f"fold {i + 1}" for i in range(len(val_sets))]
+    how = "chosen on the newest training cutoff's out-of-fold scores" if open_weight else "set"
     result = CVResult(
         "cross-validation",
         folds,
@@ -94,9 +172,20 @@ def cross_validate(
         notes=(
             f"{len(val_sets)} folds grouped by user; threshold chosen by max F1 on "
             "out-of-fold probabilities.",
+            *_blend_note(chosen, how),
         ),
+        params={"rfm_weight": chosen.rfm_weight} if open_weight else {},
     )
     return result, Calibrator.fit(oof, y, model_cfg.calibration)
+
+
+def resolved_config(model_cfg: ModelConfig, cv: CVResult) -> ModelConfig:
+    """``model_cfg`` with the settings cross-validation chose (``cv.params``) filled in."""
+    return replace(model_cfg, **cv.params) if cv.params else model_cfg
+
+
+BASELINE_NAME = "RFM + logistic regression"
+BACKTEST_BOOTSTRAP = 200  # paired resamples of the backtest's users for the error bars
 
 
 def backtest(
@@ -109,7 +198,10 @@ def backtest(
     """Train on earlier cutoffs, test on the latest labelled one (out of time).
 
     Training rows are those whose label window closed before the test cutoff; when no
-    such cutoff exists, every earlier cutoff is used and the result says so.
+    such cutoff exists, every earlier cutoff is used and the result says so. An open RFM
+    blend weight is chosen again from the training rows only. ``result.baseline``
+    compares the model with RFM + logistic regression fitted on the same rows: ROC-AUC
+    and PR-AUC of both, their difference and its paired-bootstrap standard error.
     """
     cuts = np.unique(table.cutoff)
     if len(cuts) < 2:
@@ -126,16 +218,82 @@ def backtest(
     train = table.take(tr)
     inner = replace(model_cfg, cv_folds=min(model_cfg.cv_folds, 3))
     say = progress or (lambda s, f: None)
-    oof, _ = out_of_fold_scores(train, inner, encoder_cfg, lambda s, f: say(s, 0.75 * f))
+    members, _ = out_of_fold_members(train, inner, encoder_cfg, lambda s, f: say(s, 0.75 * f))
+    chosen, oof = choose_blend(inner, members, train)
+    model_cfg = replace(model_cfg, rfm_weight=chosen.rfm_weight)
+    notes += _blend_note(model_cfg, "chosen on the training rows")
     cal = Calibrator.fit(oof, train.y, model_cfg.calibration)
     pipe = build_pipeline(model_cfg, table.feature_names, encoder_cfg)
     fit_pipeline(pipe, train.X, train.y, lambda s, f: say(f"refit: {s}", 0.75 + 0.25 * f))
     y = table.y[te]
-    prob = cal(raw_scores(pipe, table.X.iloc[te]))
+    X_test = table.X.iloc[te]
+    prob = cal(raw_scores(pipe, X_test))
     threshold = max_f1_threshold(train.y, cal(oof))
     folds = pd.DataFrame([score_metrics(y, prob, threshold)], index=["out-of-time"])
+    baseline = None
+    if set(RFM_COLUMNS) <= set(table.feature_names):
+        clf = pipe.named_steps["clf"]
+        if isinstance(clf, RFMBlend):  # its RFM member is that baseline, already fitted
+            rfm = clf.member_scores(pipe[:-1].transform(X_test))[:, 1]
+        else:
+            rfm = rfm_pipeline().fit(train.X, train.y).decision_function(X_test)
+        baseline = compare_with_baseline(y, prob, rfm, model_cfg.seed)
     return CVResult(
-        "out-of-time", folds, y, prob, threshold, Curves.from_scores(y, prob), tuple(notes)
+        "out-of-time",
+        folds,
+        y,
+        prob,
+        threshold,
+        Curves.from_scores(y, prob),
+        tuple(notes),
+        baseline=baseline,
+    )
+
+
+def compare_with_baseline(
+    y: np.ndarray, score: np.ndarray, baseline: np.ndarray, seed: int = 0
+) -> pd.DataFrame:
+    """Rows ``roc_auc``, ``pr_auc``; columns ``model``, ``baseline``, ``difference``, ``se``
+    (paired bootstrap over the graded users) and ``verdict`` (better / level / worse: a
+    difference within one standard error is level)."""
+    d = paired_differences(y, score, baseline, n_boot=BACKTEST_BOOTSTRAP, seed=seed)
+    rows = {}
+    for metric, fn in (("roc_auc", roc_auc_score), ("pr_auc", average_precision_score)):
+        diff, se = d[metric]
+        verdict = "better" if diff > se else "worse" if diff < -se else "level"
+        rows[metric] = {
+            "model": float(fn(y, score)),
+            "baseline": float(fn(y, baseline)),
+            "difference": diff,
+            "se": se,
+            "verdict": verdict,
+        }
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def baseline_verdict(comparison: pd.DataFrame | None) -> str:
+    """One plain sentence on whether the model beats RFM + logistic regression out of time."""
+    if comparison is None:
+        return (
+            f"No out-of-time comparison with {BASELINE_NAME}: the log has too few "
+            "training cutoffs for a backtest."
+        )
+    roc, pr = comparison.loc["roc_auc"], comparison.loc["pr_auc"]
+    figures = (
+        f"ROC-AUC {roc['model']:.3f} vs {roc['baseline']:.3f} "
+        f"({roc['difference']:+.3f} ± {roc['se']:.3f}), PR-AUC {pr['model']:.3f} vs "
+        f"{pr['baseline']:.3f} ({pr['difference']:+.3f} ± {pr['se']:.3f})"
+    )
+    verdicts = {roc["verdict"], pr["verdict"]}
+    if verdicts == {"better"} or verdicts == {"better", "level"}:
+        meaning = "the extra features earn their keep on this log"
+    elif "worse" in verdicts:
+        meaning = f"on this log the simple {BASELINE_NAME} ranks customers better"
+    else:
+        meaning = "level within the noise: the extra features add little on this log"
+    return (
+        f"Out-of-time backtest against {BASELINE_NAME} fitted on the same rows: "
+        f"{figures}; ± one paired-bootstrap standard error. Verdict: {meaning}."
     )
 
 

@@ -186,6 +186,8 @@ class CVResult:
     threshold: float
     curves: Curves
     notes: tuple[str, ...] = field(default=())
+    params: dict = field(default_factory=dict)  # settings chosen on these folds (blend weight)
+    baseline: pd.DataFrame | None = None  # vs RFM + logistic regression on the same rows
 
     @property
     def summary(self) -> pd.DataFrame:

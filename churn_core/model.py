@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
 from sklearn.isotonic import IsotonicRegression
@@ -53,6 +53,86 @@ class SignedLog1p(BaseEstimator, TransformerMixin):
 
     def get_feature_names_out(self, input_features=None):  # noqa: D102
         return np.asarray(input_features, dtype=object)
+
+
+class Suffixed(BaseEstimator, TransformerMixin):
+    """Identity that renames its columns ``name + suffix`` (a second view of a feature)."""
+
+    def __init__(self, suffix: str = "_rfm"):
+        self.suffix = suffix
+
+    def fit(self, X, y=None):  # noqa: D102 - sklearn contract
+        self.n_features_in_ = np.asarray(X).shape[1]
+        return self
+
+    def transform(self, X):  # noqa: D102
+        check_is_fitted(self, "n_features_in_")
+        return np.asarray(X, dtype=np.float64)
+
+    def get_feature_names_out(self, input_features=None):  # noqa: D102
+        return np.asarray([f"{f}{self.suffix}" for f in input_features], dtype=object)
+
+
+class RFMBlend(ClassifierMixin, BaseEstimator):
+    """Two logistic regressions, one linear score: ``weight`` x the full model's log-odds
+    plus ``1 - weight`` x those of RFM + logistic regression.
+
+    The last ``n_rfm`` input columns are the RFM block (log-scaled, standardised, fitted
+    with C = 1 like the baseline); the others feed the full model (``C``). The blend is
+    itself linear in the inputs (``coef_``, ``intercept_``), so it is explained like a
+    plain logistic regression. ``member_scores`` gives both members' log-odds, from which
+    cross-validation chooses ``weight``.
+    """
+
+    def __init__(
+        self, C: float = 0.01, class_weight: str | None = None, n_rfm: int = 8, weight=0.5
+    ):
+        self.C = C
+        self.class_weight = class_weight
+        self.n_rfm = n_rfm
+        self.weight = weight
+
+    def fit(self, X, y):  # noqa: D102 - sklearn contract
+        X = np.asarray(X, dtype=np.float64)
+        k = self.n_rfm
+        self.full_ = LogisticRegression(
+            C=self.C, class_weight=self.class_weight, max_iter=2000, tol=1e-3
+        ).fit(X[:, :-k], y)
+        self.rfm_ = LogisticRegression(max_iter=2000).fit(X[:, -k:], y)
+        self.classes_ = self.full_.classes_
+        self.n_features_in_ = X.shape[1]
+        w = float(self.weight)
+        self.coef_ = np.hstack([w * self.full_.coef_, (1 - w) * self.rfm_.coef_])
+        self.intercept_ = w * self.full_.intercept_ + (1 - w) * self.rfm_.intercept_
+        return self
+
+    def member_scores(self, X) -> np.ndarray:
+        """(n, 2): log-odds of the full model and of RFM + logistic regression."""
+        check_is_fitted(self, "coef_")
+        X = np.asarray(X, dtype=np.float64)
+        k = self.n_rfm
+        full = self.full_.decision_function(X[:, :-k])
+        return np.column_stack([full, self.rfm_.decision_function(X[:, -k:])])
+
+    def decision_function(self, X) -> np.ndarray:  # noqa: D102
+        check_is_fitted(self, "coef_")
+        return np.asarray(X, dtype=np.float64) @ self.coef_[0] + self.intercept_[0]
+
+    def predict_proba(self, X) -> np.ndarray:  # noqa: D102
+        p = 1.0 / (1.0 + np.exp(-self.decision_function(X)))
+        return np.column_stack([1 - p, p])
+
+    def predict(self, X) -> np.ndarray:  # noqa: D102
+        return self.classes_[(self.decision_function(X) > 0).astype(int)]
+
+
+def blends_rfm(model_cfg: ModelConfig, columns: list[str]) -> bool:
+    """Whether ``build_pipeline`` stacks the model with RFM + logistic regression."""
+    return (
+        model_cfg.classifier == "logreg"
+        and model_cfg.rfm_blend
+        and set(RFM_COLUMNS) <= set(columns)
+    )
 
 
 def rfm_pipeline() -> Pipeline:
@@ -150,8 +230,14 @@ def build_pipeline(
         else:
             agg = "passthrough"
         parts.append(("agg", agg, list(agg_columns)))
+    clf = make_classifier(model_cfg)
+    if kind in ("none", "hybrid") and blends_rfm(model_cfg, list(agg_columns)):
+        rfm = Pipeline([("log", SignedLog1p()), ("scale", StandardScaler()), ("tag", Suffixed())])
+        parts.append(("rfm", rfm, list(RFM_COLUMNS)))  # last: RFMBlend reads the trailing block
+        weight = 0.5 if model_cfg.rfm_weight is None else model_cfg.rfm_weight
+        clf = RFMBlend(model_cfg.C, model_cfg.class_weight, len(RFM_COLUMNS), weight)
     prep = ColumnTransformer(parts, remainder="drop", verbose_feature_names_out=False)
-    return Pipeline([("prep", prep), ("clf", make_classifier(model_cfg))])
+    return Pipeline([("prep", prep), ("clf", clf)])
 
 
 def fit_pipeline(

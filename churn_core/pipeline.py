@@ -9,7 +9,14 @@ from dataclasses import dataclass, field, replace
 import pandas as pd
 
 from churn_core.config import ChurnConfig
-from churn_core.crossval import backtest, cross_validate, fit_final, search
+from churn_core.crossval import (
+    backtest,
+    baseline_verdict,
+    cross_validate,
+    fit_final,
+    resolved_config,
+    search,
+)
 from churn_core.errors import EventDataError
 from churn_core.events import EventLog
 from churn_core.features import pick_event_types
@@ -49,6 +56,15 @@ class ChurnRun:
             "model": m.classifier + ("" if enc == "none" else f" + {enc} encoder"),
             "cv_roc_auc": f"{self.cv.summary.loc['roc_auc', 'mean']:.3f}",
         }
+
+    def baseline_comparison(self) -> pd.DataFrame | None:
+        """The model vs RFM + logistic regression in this run's out-of-time backtest:
+        rows ``roc_auc``, ``pr_auc``; columns model, baseline, difference, se, verdict."""
+        return self.backtest.baseline if self.backtest is not None else None
+
+    def baseline_verdict(self) -> str:
+        """``baseline_comparison`` in one plain sentence (CLI and app)."""
+        return baseline_verdict(self.baseline_comparison())
 
     def targets(self, rule: str | None = None, **kwargs) -> TargetList:
         """The flagged users under a policy, re-ranked from stored scores (no retraining).
@@ -126,13 +142,15 @@ def train(
     timings["cross_validation"] = time.perf_counter() - t1
     say("out-of-time backtest", 0.65)
     t1 = time.perf_counter()
-    oot = backtest(
+    oot = backtest(  # with the open config: it chooses its own blend weight, no peeking
         sample,
         model_cfg,
         enc,
         spec.horizon_days,
         lambda s, f: say(f"backtest: {s}", 0.65 + 0.15 * f),
     )
+    model_cfg = resolved_config(model_cfg, cv)
+    config = replace(config, model=model_cfg)
     timings["backtest"] = time.perf_counter() - t1
     say("final model", 0.8)
     t1 = time.perf_counter()
