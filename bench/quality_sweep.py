@@ -204,6 +204,35 @@ def variant_blend_cv_narrow(ctx: Context) -> pd.Series:
     return _blend_scores(ctx, grid[int(np.argmax(aucs))])
 
 
+def _blend_with(**changes) -> Callable[[Context], pd.Series]:
+    """The default blend (weight 0.5) with the full member's ``ModelConfig`` changed."""
+
+    def run(ctx: Context) -> pd.Series:
+        cfg = ctx.config.with_(model=changes)
+        return variant_project(
+            Context(ctx.train, ctx.score, cfg, ctx.event_types, ctx.has_amount, ctx.cutoff)
+        )
+
+    run.__doc__ = f"default blend, full member with {changes}"
+    run.changes = changes
+    return run
+
+
+def variant_blend3(ctx: Context) -> pd.Series:
+    """Equal thirds: spline logreg, linear logreg (C = 0.1) and RFM + logreg log-odds."""
+    from churn_core.model import build_pipeline, raw_scores, rfm_pipeline
+
+    t, X = ctx.train, ctx.score.X
+    m = _unblended(ctx)
+    members = [
+        build_pipeline(m, t.feature_names),
+        build_pipeline(replace(m, spline_knots=0, C=0.1), t.feature_names),
+        rfm_pipeline(),
+    ]
+    s = sum(raw_scores(p.fit(t.X, t.y), X) for p in members) / 3
+    return pd.Series(s, index=pd.Index(ctx.score.user_id.astype(str)))
+
+
 def variant_tune_c(ctx: Context) -> pd.Series:
     """Spline logreg with C chosen by grouped out-of-fold ROC-AUC from a small grid."""
     from sklearn.metrics import roc_auc_score
@@ -229,6 +258,10 @@ VARIANTS: dict[str, Callable[[Context], pd.Series]] = {
     "tune_c": variant_tune_c,
     "blend_cv_narrow": variant_blend_cv_narrow,
     "blend_w03": _fixed_blend(0.3),
+    "blend_open": _with_model(rfm_weight=None),  # weight chosen on the newest cutoff's OOF
+    "blend_c03": _blend_with(C=0.03),
+    "blend_linear": _blend_with(spline_knots=0, C=0.1),
+    "blend3": variant_blend3,
     "blend_w04": _fixed_blend(0.4),
     "blend_w06": _fixed_blend(0.6),
     "blend_w07": _fixed_blend(0.7),

@@ -121,7 +121,7 @@ class ModelConfig:
     C: float = 0.01  # logreg / svm inverse regularisation (strong: few, correlated features)
     spline_knots: int = 4  # logreg / svm: spline basis per feature (GAM-style); 0 = linear
     rfm_blend: bool = True  # logreg: blend its log-odds with RFM + logistic regression's
-    rfm_weight: float | None = None  # the full model's share; None: chosen by grouped CV
+    rfm_weight: float | None = 0.5  # the full model's share; None: chosen by grouped CV
     max_depth: int | None = 4  # hgb / rf
     learning_rate: float = 0.05  # hgb
     n_estimators: int = 300  # hgb max_iter / rf trees

@@ -17,7 +17,7 @@ from churn_core.crossval import cross_validate, fit_final, resolved_config
 from churn_core.events import EventLog
 from churn_core.features import pick_event_types
 from churn_core.labels import build_labels, summarise_labels, training_cutoffs
-from churn_core.metrics import auc_difference, score_metrics
+from churn_core.metrics import paired_differences, score_metrics
 from churn_core.model import rfm_pipeline
 from churn_core.pipeline import Progress, check_trainable, score_table
 from churn_core.table import FeatureTable, scoring_table, training_table
@@ -33,6 +33,8 @@ REPORT_COLUMNS = [
     "lift_top_decile",
     "roc_auc_vs_project",
     "vs_project_se",
+    "pr_auc_vs_project",
+    "pr_vs_project_se",
     "seconds",
 ]
 
@@ -52,7 +54,8 @@ def evaluate(
     ``seconds`` is each model's fit and scoring time; the feature tables are built once
     per sequence length and shared, so their cost is not in it. ``roc_auc_vs_project`` is
     each model's ROC-AUC minus the project's, with its paired-bootstrap standard error
-    ``vs_project_se`` (500 resamples of the graded users).
+    ``vs_project_se`` (500 resamples of the graded users); ``pr_auc_vs_project`` and
+    ``pr_vs_project_se`` the same for PR-AUC.
     """
     say = progress or (lambda s, f: None)
     cutoff = pd.Timestamp(cutoff)
@@ -171,10 +174,14 @@ def evaluate(
     say("paired bootstrap against the project model", 0.95)
     report = pd.DataFrame(rows)
     y, project = truth.to_numpy(), graded[rows[0]["model"]]
-    diffs = [auc_difference(y, graded[r["model"]], project, seed=config.model.seed) for r in rows]
-    report["roc_auc_vs_project"] = [d for d, _ in diffs]
-    report["vs_project_se"] = [se for _, se in diffs]
-    report.loc[0, "vs_project_se"] = float("nan")  # the project against itself
+    diffs = [
+        paired_differences(y, graded[r["model"]], project, seed=config.model.seed) for r in rows
+    ]
+    report["roc_auc_vs_project"] = [d["roc_auc"][0] for d in diffs]
+    report["vs_project_se"] = [d["roc_auc"][1] for d in diffs]
+    report["pr_auc_vs_project"] = [d["pr_auc"][0] for d in diffs]
+    report["pr_vs_project_se"] = [d["pr_auc"][1] for d in diffs]
+    report.loc[0, ["vs_project_se", "pr_vs_project_se"]] = float("nan")  # project vs itself
     say("done", 1.0)
     return report[REPORT_COLUMNS]
 
