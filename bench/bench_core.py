@@ -72,7 +72,7 @@ def bench_one(name: str, path: str, horizon: int, quick: bool) -> dict:
     from threadpoolctl import threadpool_limits
 
     from churn_core.config import ChurnConfig
-    from churn_core.crossval import cross_validate, fit_final, resolved_config
+    from churn_core.crossval import cross_validate, fit_final
     from churn_core.features import aggregate_features, pick_event_types
     from churn_core.ingest import load_events
     from churn_core.labels import eligible_users, training_cutoffs
@@ -101,10 +101,9 @@ def bench_one(name: str, path: str, horizon: int, quick: bool) -> dict:
         out["train_rows"] = len(table.y)
 
         t = time.perf_counter()
-        cv, calibrator = cross_validate(table, cfg.model, cfg.encoder)
+        _, calibrator = cross_validate(table, cfg.model, cfg.encoder)
         out["cv_s"] = time.perf_counter() - t
-        model_cfg = resolved_config(cfg.model, cv)
-        model = fit_final(table, model_cfg, cfg.encoder, calibrator, types)
+        model = fit_final(table, cfg.model, cfg.encoder, calibrator, types)
         t = time.perf_counter()
         score_users(model, hist, as_of, cfg)
         out["score_s"] = time.perf_counter() - t

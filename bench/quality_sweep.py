@@ -127,7 +127,7 @@ BLEND_GRID = np.round(np.linspace(0.0, 1.0, 11), 2)
 
 def _unblended(ctx: Context):
     """The spline logistic regression alone (the default before the RFM blend)."""
-    return replace(ctx.config.model, rfm_blend=False)
+    return replace(ctx.config.model, blend="none")
 
 
 def _members_oof(ctx: Context, folds: int = 3) -> tuple[np.ndarray, np.ndarray]:
@@ -205,7 +205,7 @@ def variant_blend_cv_narrow(ctx: Context) -> pd.Series:
 
 
 def _blend_with(**changes) -> Callable[[Context], pd.Series]:
-    """The default blend (weight 0.5) with the full member's ``ModelConfig`` changed."""
+    """The project pipeline with ``ModelConfig`` changes (tried with blend "rfm")."""
 
     def run(ctx: Context) -> pd.Series:
         cfg = ctx.config.with_(model=changes)
@@ -246,7 +246,7 @@ def variant_tune_c(ctx: Context) -> pd.Series:
         auc = roc_auc_score(ctx.train.y, oof)
         if auc > best_auc:
             best, best_auc = c, auc
-    return _with_model(C=best, rfm_blend=False)(ctx)
+    return _with_model(C=best, blend="none")(ctx)
 
 
 VARIANTS: dict[str, Callable[[Context], pd.Series]] = {
@@ -258,17 +258,17 @@ VARIANTS: dict[str, Callable[[Context], pd.Series]] = {
     "tune_c": variant_tune_c,
     "blend_cv_narrow": variant_blend_cv_narrow,
     "blend_w03": _fixed_blend(0.3),
-    "blend_open": _with_model(rfm_weight=None),  # weight chosen on the newest cutoff's OOF
-    "blend_c03": _blend_with(C=0.03),
-    "blend_linear": _blend_with(spline_knots=0, C=0.1),
+    "blend_c03": _blend_with(C=0.03, blend="rfm"),
+    "blend_linear": _blend_with(spline_knots=0, C=0.1, blend="rfm"),
     "blend3": variant_blend3,
     "blend_w04": _fixed_blend(0.4),
     "blend_w06": _fixed_blend(0.6),
     "blend_w07": _fixed_blend(0.7),
-    "before": _with_model(rfm_blend=False),  # the default until the blend (spline logreg)
-    "linear_c01": _with_model(spline_knots=0, C=0.1, rfm_blend=False),
-    "spline_c003": _with_model(C=0.003, rfm_blend=False),
-    "spline_c03": _with_model(C=0.03, rfm_blend=False),
+    "before": _with_model(blend="none"),  # the default until the blend (spline logreg)
+    "rfm_half": _with_model(blend="rfm"),  # half spline logreg, half RFM + logreg (core)
+    "linear_c01": _with_model(spline_knots=0, C=0.1, blend="none"),
+    "spline_c003": _with_model(C=0.003, blend="none"),
+    "spline_c03": _with_model(C=0.03, blend="none"),
 }
 REFERENCE = "rfm"
 

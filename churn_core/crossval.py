@@ -20,9 +20,9 @@ from churn_core.metrics import (
 )
 from churn_core.model import (
     RFM_COLUMNS,
+    BlendedLogistic,
     Calibrator,
     ChurnModel,
-    RFMBlend,
     build_pipeline,
     fit_pipeline,
     raw_scores,
@@ -31,8 +31,6 @@ from churn_core.model import (
 from churn_core.table import FeatureTable, Progress
 
 log = logging.getLogger(__name__)
-
-BLEND_WEIGHTS = (0.0, 0.2, 0.4, 0.5, 0.6, 0.8, 1.0)  # the full model's share in an RFM blend
 
 
 def _folds(table: FeatureTable, n_folds: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -54,25 +52,16 @@ def _folds(table: FeatureTable, n_folds: int, seed: int) -> list[tuple[np.ndarra
     return [(np.flatnonzero(fold != i), np.flatnonzero(fold == i)) for i in range(k)]
 
 
-def _member_scores(pipe, X: pd.DataFrame) -> np.ndarray:
-    """(n, m) raw scores: the blend's members (full model, RFM), or the one raw score."""
-    clf = pipe.named_steps["clf"]
-    if isinstance(clf, RFMBlend):
-        return clf.member_scores(pipe[:-1].transform(X))
-    return raw_scores(pipe, X).reshape(-1, 1)
-
-
-def out_of_fold_members(
+def out_of_fold_scores(
     table: FeatureTable,
     model_cfg: ModelConfig,
     encoder_cfg: EncoderConfig | None = None,
     progress: Progress | None = None,
 ) -> tuple[np.ndarray, list[np.ndarray]]:
-    """(n, m) raw scores for every row from pipelines that never saw that row's user;
-    two columns (full model, RFM + logistic regression) when the model is an RFM blend."""
+    """Raw scores for every row from a pipeline that never saw that row's user."""
     folds = _folds(table, model_cfg.cv_folds, model_cfg.seed)
     template = build_pipeline(model_cfg, table.feature_names, encoder_cfg)
-    oof = np.zeros((len(table.y), 2 if isinstance(template[-1], RFMBlend) else 1))
+    oof = np.zeros(len(table.y))
     k = len(folds)
     for i, (tr, va) in enumerate(folds):
         stage = f"cross-validation fold {i + 1}/{k}"
@@ -84,56 +73,10 @@ def out_of_fold_members(
                 progress(f"{stage}: {s}", (i + f) / k)
 
         pipe = fit_pipeline(clone(template), table.X.iloc[tr], table.y[tr], inner)
-        oof[va] = _member_scores(pipe, table.X.iloc[va])
+        oof[va] = raw_scores(pipe, table.X.iloc[va])
         if progress:
             progress(stage, (i + 1) / k)
     return oof, [va for _, va in folds]
-
-
-def choose_blend(
-    model_cfg: ModelConfig, members: np.ndarray, table: FeatureTable
-) -> tuple[ModelConfig, np.ndarray]:
-    """The config with ``rfm_weight`` chosen (when it is open) and the blended scores.
-
-    The weight is the one of ``BLEND_WEIGHTS`` whose blend of the out-of-fold member scores
-    ranks best (ROC-AUC) on the rows of the newest training cutoff, the closest in time to
-    the forecast; ties go to the weight nearest 0.5.
-    """
-    if members.shape[1] == 1:
-        return model_cfg, members[:, 0]
-    w = model_cfg.rfm_weight
-    if w is None:
-        rows = np.flatnonzero(table.cutoff == table.cutoff.max())
-        y = table.y[rows]
-        if len(np.unique(y)) < 2:
-            rows, y = np.arange(len(table.y)), table.y
-        order = sorted(BLEND_WEIGHTS, key=lambda v: abs(v - 0.5))
-        aucs = [roc_auc_score(y, v * members[rows, 0] + (1 - v) * members[rows, 1]) for v in order]
-        w = float(order[int(np.argmax(aucs))])
-        model_cfg = replace(model_cfg, rfm_weight=w)
-    return model_cfg, w * members[:, 0] + (1 - w) * members[:, 1]
-
-
-def out_of_fold_scores(
-    table: FeatureTable,
-    model_cfg: ModelConfig,
-    encoder_cfg: EncoderConfig | None = None,
-    progress: Progress | None = None,
-) -> tuple[np.ndarray, list[np.ndarray]]:
-    """Raw scores for every row from a pipeline that never saw that row's user (an RFM
-    blend's weight chosen on these same scores when the config leaves it open)."""
-    members, val_sets = out_of_fold_members(table, model_cfg, encoder_cfg, progress)
-    return choose_blend(model_cfg, members, table)[1], val_sets
-
-
-def _blend_note(cfg: ModelConfig, how: str) -> tuple[str, ...]:
-    if cfg.rfm_weight is None or not cfg.rfm_blend or cfg.classifier != "logreg":
-        return ()
-    w = cfg.rfm_weight
-    return (
-        f"blend: {w:.1f} x the full model + {1 - w:.1f} x RFM + logistic regression "
-        f"(log-odds; weight {how}).",
-    )
 
 
 def cross_validate(
@@ -145,14 +88,9 @@ def cross_validate(
     """Grouped stratified k-fold; calibration is cross-fitted so no fold grades itself.
 
     Each fold's probabilities come from a calibrator fitted on the other folds'
-    out-of-fold scores. Returns the result and the calibrator fitted on all of them. An
-    RFM blend's weight, when the config leaves it open, is chosen on the out-of-fold
-    scores (``choose_blend``) and returned in ``result.params``; fit the final model with
-    it (``resolved_config``).
+    out-of-fold scores. Returns the result and the calibrator fitted on all of them.
     """
-    members, val_sets = out_of_fold_members(table, model_cfg, encoder_cfg, progress)
-    chosen, oof = choose_blend(model_cfg, members, table)
-    open_weight = model_cfg.rfm_weight is None and chosen.rfm_weight is not None
+    oof, val_sets = out_of_fold_scores(table, model_cfg, encoder_cfg, progress)
     y = table.y
     prob = np.zeros_like(oof)
     for va in val_sets:
@@ -161,7 +99,6 @@ def cross_validate(
     threshold = max_f1_threshold(y, prob)
     folds = pd.DataFrame([score_metrics(y[va], prob[va], threshold) for va in val_sets])
     folds.index = [f"fold {i + 1}" for i in range(len(val_sets))]
-    how = "chosen on the newest training cutoff's out-of-fold scores" if open_weight else "set"
     result = CVResult(
         "cross-validation",
         folds,
@@ -172,16 +109,9 @@ def cross_validate(
         notes=(
             f"{len(val_sets)} folds grouped by user; threshold chosen by max F1 on "
             "out-of-fold probabilities.",
-            *_blend_note(chosen, how),
         ),
-        params={"rfm_weight": chosen.rfm_weight} if open_weight else {},
     )
     return result, Calibrator.fit(oof, y, model_cfg.calibration)
-
-
-def resolved_config(model_cfg: ModelConfig, cv: CVResult) -> ModelConfig:
-    """``model_cfg`` with the settings cross-validation chose (``cv.params``) filled in."""
-    return replace(model_cfg, **cv.params) if cv.params else model_cfg
 
 
 BASELINE_NAME = "RFM + logistic regression"
@@ -199,8 +129,7 @@ def backtest(
     """Train on earlier cutoffs, test on the latest labelled one (out of time).
 
     Training rows are those whose label window closed before the test cutoff; when no
-    such cutoff exists, every earlier cutoff is used and the result says so. An open RFM
-    blend weight is chosen again from the training rows only. ``result.baseline``
+    such cutoff exists, every earlier cutoff is used and the result says so. ``result.baseline``
     compares the model with RFM + logistic regression fitted on the same rows: ROC-AUC
     and PR-AUC of both, their difference and its paired-bootstrap standard error.
     """
@@ -219,10 +148,7 @@ def backtest(
     train = table.take(tr)
     inner = replace(model_cfg, cv_folds=min(model_cfg.cv_folds, 3))
     say = progress or (lambda s, f: None)
-    members, _ = out_of_fold_members(train, inner, encoder_cfg, lambda s, f: say(s, 0.75 * f))
-    chosen, oof = choose_blend(inner, members, train)
-    model_cfg = replace(model_cfg, rfm_weight=chosen.rfm_weight)
-    notes += _blend_note(model_cfg, "chosen on the training rows")
+    oof, _ = out_of_fold_scores(train, inner, encoder_cfg, lambda s, f: say(s, 0.75 * f))
     cal = Calibrator.fit(oof, train.y, model_cfg.calibration)
     pipe = build_pipeline(model_cfg, table.feature_names, encoder_cfg)
     fit_pipeline(pipe, train.X, train.y, lambda s, f: say(f"refit: {s}", 0.75 + 0.25 * f))
@@ -234,8 +160,8 @@ def backtest(
     baseline = None
     if set(RFM_COLUMNS) <= set(table.feature_names):
         clf = pipe.named_steps["clf"]
-        if isinstance(clf, RFMBlend):  # its RFM member is that baseline, already fitted
-            rfm = clf.member_scores(pipe[:-1].transform(X_test))[:, 1]
+        if isinstance(clf, BlendedLogistic):  # its last member is that baseline, fitted
+            rfm = clf.member_scores(pipe[:-1].transform(X_test))[:, -1]
         else:
             rfm = rfm_pipeline().fit(train.X, train.y).decision_function(X_test)
         baseline = compare_with_baseline(y, prob, rfm, model_cfg.seed)
@@ -318,11 +244,7 @@ def fit_final(
     event_types: tuple[str, ...],
     progress: Progress | None = None,
 ) -> ChurnModel:
-    """Refit the pipeline on every training row and attach the cross-fitted calibrator.
-
-    Pass the config cross-validation resolved (``resolved_config``): the calibrator was
-    fitted on scores of that configuration.
-    """
+    """Refit the pipeline on every training row and attach the cross-fitted calibrator."""
     pipe = build_pipeline(model_cfg, table.feature_names, encoder_cfg)
     fit_pipeline(pipe, table.X, table.y, progress)
     max_events = encoder_cfg.max_events if encoder_cfg and encoder_cfg.kind != "none" else None

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from churn_core.config import ChurnConfig, EncoderConfig, ModelConfig
-from churn_core.crossval import cross_validate, fit_final, resolved_config
+from churn_core.crossval import cross_validate, fit_final
 from churn_core.events import EventLog
 from churn_core.features import pick_event_types
 from churn_core.labels import build_labels, summarise_labels, training_cutoffs
@@ -199,10 +199,9 @@ def _forecast(
     say = progress or (lambda s, f: None)
     enc: EncoderConfig = cfg.encoder
     model_cfg: ModelConfig = cfg.model
-    cv, calibrator = cross_validate(
+    _, calibrator = cross_validate(
         table, replace(model_cfg, cv_folds=3), enc, lambda s, f: say(s, 0.75 * f)
     )
-    model_cfg = resolved_config(model_cfg, cv)
     model = fit_final(
         table, model_cfg, enc, calibrator, event_types, lambda s, f: say(s, 0.75 + 0.25 * f)
     )

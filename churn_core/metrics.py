@@ -186,7 +186,6 @@ class CVResult:
     threshold: float
     curves: Curves
     notes: tuple[str, ...] = field(default=())
-    params: dict = field(default_factory=dict)  # settings chosen on these folds (blend weight)
     baseline: pd.DataFrame | None = None  # vs RFM + logistic regression on the same rows
 
     @property

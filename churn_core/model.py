@@ -73,46 +73,55 @@ class Suffixed(BaseEstimator, TransformerMixin):
         return np.asarray([f"{f}{self.suffix}" for f in input_features], dtype=object)
 
 
-class RFMBlend(ClassifierMixin, BaseEstimator):
-    """Two logistic regressions, one linear score: ``weight`` x the full model's log-odds
-    plus ``1 - weight`` x those of RFM + logistic regression.
+class BlendedLogistic(ClassifierMixin, BaseEstimator):
+    """Logistic regressions on consecutive column blocks, one linear score: the average of
+    their log-odds.
 
-    The last ``n_rfm`` input columns are the RFM block (log-scaled, standardised, fitted
-    with C = 1 like the baseline); the others feed the full model (``C``). The blend is
-    itself linear in the inputs (``coef_``, ``intercept_``), so it is explained like a
-    plain logistic regression. ``member_scores`` gives both members' log-odds, from which
-    cross-validation chooses ``weight``.
+    ``tail`` gives the sizes of the trailing blocks (the first block is every column
+    before them) and ``Cs`` each member's inverse regularisation, first block first. The
+    average is itself linear in the inputs (``coef_``, ``intercept_``), so the blend is
+    explained like one logistic regression. ``member_scores`` gives each member's log-odds.
     """
 
     def __init__(
-        self, C: float = 0.01, class_weight: str | None = None, n_rfm: int = 8, weight=0.5
+        self,
+        tail: tuple[int, ...] = (8,),
+        Cs: tuple[float, ...] = (0.01, 1.0),
+        class_weight: str | None = None,
     ):
-        self.C = C
+        self.tail = tail
+        self.Cs = Cs
         self.class_weight = class_weight
-        self.n_rfm = n_rfm
-        self.weight = weight
+
+    def _blocks(self, n_columns: int) -> list[slice]:
+        ends = np.cumsum([n_columns - sum(self.tail), *self.tail])
+        return [slice(int(e - w), int(e)) for e, w in zip(ends, [ends[0], *self.tail], strict=True)]
 
     def fit(self, X, y):  # noqa: D102 - sklearn contract
         X = np.asarray(X, dtype=np.float64)
-        k = self.n_rfm
-        self.full_ = LogisticRegression(
-            C=self.C, class_weight=self.class_weight, max_iter=2000, tol=1e-3
-        ).fit(X[:, :-k], y)
-        self.rfm_ = LogisticRegression(max_iter=2000).fit(X[:, -k:], y)
-        self.classes_ = self.full_.classes_
+        if len(self.Cs) != len(self.tail) + 1 or sum(self.tail) >= X.shape[1]:
+            raise ValueError("BlendedLogistic: Cs needs one value per block; tail < columns.")
+        self.members_ = []
+        for i, (block, c) in enumerate(zip(self._blocks(X.shape[1]), self.Cs, strict=True)):
+            lr = LogisticRegression(
+                C=c, class_weight=self.class_weight, max_iter=2000, tol=1e-3 if i == 0 else 1e-4
+            )
+            self.members_.append(lr.fit(X[:, block], y))
+        self.classes_ = self.members_[0].classes_
         self.n_features_in_ = X.shape[1]
-        w = float(self.weight)
-        self.coef_ = np.hstack([w * self.full_.coef_, (1 - w) * self.rfm_.coef_])
-        self.intercept_ = w * self.full_.intercept_ + (1 - w) * self.rfm_.intercept_
+        m = len(self.members_)
+        self.coef_ = np.hstack([lr.coef_ for lr in self.members_]) / m
+        self.intercept_ = sum(lr.intercept_ for lr in self.members_) / m
         return self
 
     def member_scores(self, X) -> np.ndarray:
-        """(n, 2): log-odds of the full model and of RFM + logistic regression."""
+        """(n, members): each member's log-odds, first block first."""
         check_is_fitted(self, "coef_")
         X = np.asarray(X, dtype=np.float64)
-        k = self.n_rfm
-        full = self.full_.decision_function(X[:, :-k])
-        return np.column_stack([full, self.rfm_.decision_function(X[:, -k:])])
+        blocks = self._blocks(X.shape[1])
+        return np.column_stack(
+            [lr.decision_function(X[:, b]) for lr, b in zip(self.members_, blocks, strict=True)]
+        )
 
     def decision_function(self, X) -> np.ndarray:  # noqa: D102
         check_is_fitted(self, "coef_")
@@ -126,12 +135,23 @@ class RFMBlend(ClassifierMixin, BaseEstimator):
         return self.classes_[(self.decision_function(X) > 0).astype(int)]
 
 
-def blends_rfm(model_cfg: ModelConfig, columns: list[str]) -> bool:
-    """Whether ``build_pipeline`` stacks the model with RFM + logistic regression."""
+LINEAR_MEMBER_C = 0.1  # the blend's plain (spline-free) logistic regression
+RFM_MEMBER_C = 1.0  # RFM + logistic regression, as the baseline fits it
+
+
+def blends(model_cfg: ModelConfig, columns: list[str]) -> bool:
+    """Whether ``build_pipeline`` averages the model with simpler logistic regressions."""
     return (
         model_cfg.classifier == "logreg"
-        and model_cfg.rfm_blend
+        and model_cfg.blend != "none"
         and set(RFM_COLUMNS) <= set(columns)
+    )
+
+
+def _scaled(suffix: str) -> Pipeline:
+    """Log, standardise and rename (``name + suffix``): one member's own copy of columns."""
+    return Pipeline(
+        [("log", SignedLog1p()), ("scale", StandardScaler()), ("tag", Suffixed(suffix))]
     )
 
 
@@ -231,11 +251,17 @@ def build_pipeline(
             agg = "passthrough"
         parts.append(("agg", agg, list(agg_columns)))
     clf = make_classifier(model_cfg)
-    if kind in ("none", "hybrid") and blends_rfm(model_cfg, list(agg_columns)):
-        rfm = Pipeline([("log", SignedLog1p()), ("scale", StandardScaler()), ("tag", Suffixed())])
-        parts.append(("rfm", rfm, list(RFM_COLUMNS)))  # last: RFMBlend reads the trailing block
-        weight = 0.5 if model_cfg.rfm_weight is None else model_cfg.rfm_weight
-        clf = RFMBlend(model_cfg.C, model_cfg.class_weight, len(RFM_COLUMNS), weight)
+    if kind in ("none", "hybrid") and blends(model_cfg, list(agg_columns)):
+        # trailing blocks, read by BlendedLogistic: [linear copy of the aggregates,] RFM copy
+        tail, Cs = [], [model_cfg.C]
+        if model_cfg.blend == "thirds":
+            parts.append(("lin", _scaled("_lin"), list(agg_columns)))
+            tail.append(len(agg_columns))
+            Cs.append(LINEAR_MEMBER_C)
+        parts.append(("rfm", _scaled("_rfm"), list(RFM_COLUMNS)))
+        tail.append(len(RFM_COLUMNS))
+        Cs.append(RFM_MEMBER_C)
+        clf = BlendedLogistic(tuple(tail), tuple(Cs), model_cfg.class_weight)
     prep = ColumnTransformer(parts, remainder="drop", verbose_feature_names_out=False)
     return Pipeline([("prep", prep), ("clf", clf)])
 

@@ -14,7 +14,6 @@ from churn_core.crossval import (
     baseline_verdict,
     cross_validate,
     fit_final,
-    resolved_config,
     search,
 )
 from churn_core.errors import EventDataError
@@ -142,15 +141,13 @@ def train(
     timings["cross_validation"] = time.perf_counter() - t1
     say("out-of-time backtest", 0.65)
     t1 = time.perf_counter()
-    oot = backtest(  # with the open config: it chooses its own blend weight, no peeking
+    oot = backtest(
         sample,
         model_cfg,
         enc,
         spec.horizon_days,
         lambda s, f: say(f"backtest: {s}", 0.65 + 0.15 * f),
     )
-    model_cfg = resolved_config(model_cfg, cv)
-    config = replace(config, model=model_cfg)
     timings["backtest"] = time.perf_counter() - t1
     say("final model", 0.8)
     t1 = time.perf_counter()
