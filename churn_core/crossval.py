@@ -115,8 +115,8 @@ def cross_validate(
 
 
 BASELINE_NAME = "RFM + logistic regression"
-BACKTEST_BOOTSTRAP = 200  # paired resamples of the backtest's users for the error bars
-BOOTSTRAP_ROWS = 5_000  # on bigger backtests the errors come from a sample this big
+BACKTEST_BOOTSTRAP = 100  # paired resamples of the backtest's users for the error bars
+BOOTSTRAP_ROWS = 3_000  # on bigger backtests the errors come from a sample this big
 
 
 def backtest(
