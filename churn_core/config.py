@@ -122,7 +122,7 @@ class ModelConfig:
     classifier: str = "logreg"  # one of CLASSIFIERS; logreg won the out-of-time comparison
     C: float = 0.01  # logreg / svm inverse regularisation (strong: few, correlated features)
     spline_knots: int = 4  # logreg / svm: spline basis per feature (GAM-style); 0 = linear
-    blend: str = "thirds"  # logreg: average its log-odds with simpler members; one of BLENDS
+    blend: str = "thirds"  # logreg, no encoder: average log-odds with simpler members (BLENDS)
     max_depth: int | None = 4  # hgb / rf
     learning_rate: float = 0.05  # hgb
     n_estimators: int = 300  # hgb max_iter / rf trees

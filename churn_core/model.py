@@ -258,7 +258,7 @@ def build_pipeline(
             agg = "passthrough"
         parts.append(("agg", agg, list(agg_columns)))
     clf = make_classifier(model_cfg)
-    if kind in ("none", "hybrid") and blends(model_cfg, list(agg_columns)):
+    if kind == "none" and blends(model_cfg, list(agg_columns)):  # aggregates only (measured)
         # trailing blocks, read by BlendedLogistic: [linear copy of the aggregates,] RFM copy
         tail, Cs = [], [model_cfg.C]
         if model_cfg.blend == "thirds":
