@@ -2,7 +2,7 @@
 
 Usage::
 
-    python bench/quality_sweep.py [--quick] [--variants project,blend_fixed] [--only retail]
+    python bench/quality_sweep.py [--quick] [--variants project,before,rfm_half] [--only retail]
                                   [--cache DIR] [--clear] [--n-boot 500]
 
 Each forecast trains on events before a cutoff T only and is graded on what happened in

@@ -20,7 +20,6 @@ from churn_core.metrics import (
 )
 from churn_core.model import (
     RFM_COLUMNS,
-    BlendedLogistic,
     Calibrator,
     ChurnModel,
     build_pipeline,
@@ -159,11 +158,7 @@ def backtest(
     folds = pd.DataFrame([score_metrics(y, prob, threshold)], index=["out-of-time"])
     baseline = None
     if set(RFM_COLUMNS) <= set(table.feature_names):
-        clf = pipe.named_steps["clf"]
-        if isinstance(clf, BlendedLogistic):  # its last member is that baseline, fitted
-            rfm = clf.member_scores(pipe[:-1].transform(X_test))[:, -1]
-        else:
-            rfm = rfm_pipeline().fit(train.X, train.y).decision_function(X_test)
+        rfm = rfm_pipeline().fit(train.X, train.y).decision_function(X_test)
         baseline = compare_with_baseline(y, prob, rfm, model_cfg.seed)
     return CVResult(
         "out-of-time",
