@@ -338,6 +338,11 @@ def cmd_train(args, say) -> int:
     print(run.cv.summary.round(4).to_string())
     if run.backtest is not None:
         print("\nout-of-time:", run.backtest.folds.round(4).to_dict("records")[0])
+    comparison = run.baseline_comparison()
+    if comparison is not None:
+        print("\nout-of-time vs RFM + logistic regression (same training rows):")
+        print(comparison.round(4).to_string())
+    print(run.baseline_verdict())
     if run.search_results is not None:
         print("\nhyperparameter search (best first):")
         print(run.search_results.round(4).to_string(index=False))

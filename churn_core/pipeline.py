@@ -9,7 +9,13 @@ from dataclasses import dataclass, field, replace
 import pandas as pd
 
 from churn_core.config import ChurnConfig
-from churn_core.crossval import backtest, cross_validate, fit_final, search
+from churn_core.crossval import (
+    backtest,
+    baseline_verdict,
+    cross_validate,
+    fit_final,
+    search,
+)
 from churn_core.errors import EventDataError
 from churn_core.events import EventLog
 from churn_core.features import pick_event_types
@@ -47,6 +53,15 @@ class ChurnRun:
             "model": m.classifier + ("" if enc == "none" else f" + {enc} encoder"),
             "cv_roc_auc": f"{self.cv.summary.loc['roc_auc', 'mean']:.3f}",
         }
+
+    def baseline_comparison(self) -> pd.DataFrame | None:
+        """The model vs RFM + logistic regression in this run's out-of-time backtest:
+        rows ``roc_auc``, ``pr_auc``; columns model, baseline, difference, se, verdict."""
+        return self.backtest.baseline if self.backtest is not None else None
+
+    def baseline_verdict(self) -> str:
+        """``baseline_comparison`` in one plain sentence (CLI and app)."""
+        return baseline_verdict(self.baseline_comparison())
 
     def targets(
         self, rule: str | None = None, reasons: pd.DataFrame | None = None, **kwargs
