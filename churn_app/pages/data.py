@@ -5,9 +5,17 @@ from __future__ import annotations
 import streamlit as st
 
 from churn_app import charts
-from churn_app.state import DATA_NAME, LOG, PROBLEMS, detect_mapping, show_problems, try_load
+from churn_app.sources import SOURCE, upload_limit_mb
+from churn_app.state import (
+    DATA_NAME,
+    LOG,
+    PROBLEMS,
+    apply_mapping,
+    load_path,
+    load_upload,
+    show_problems,
+)
 from churn_core.config import SchemaConfig
-from churn_core.errors import EventDataError
 
 FIELDS = {
     "user_col": "User id",
@@ -24,36 +32,48 @@ AUTO = "(auto / none)"
 st.title("Data")
 st.caption("The bundled demo log is loaded at start. Upload your own CSV, CSV.gz or Parquet.")
 
+limit = upload_limit_mb()
 upload = st.file_uploader(
-    "Event log", type=["csv", "gz", "parquet", "xlsx"], key="upload", max_upload_size=200
+    "Event log",
+    type=["csv", "gz", "parquet", "xlsx"],
+    key="upload",
+    help=f"Up to {limit} MB (server.maxUploadSize). Bigger files: load them by path below.",
 )
-if upload is None:
-    st.session_state[PROBLEMS] = []  # problems belong to the file on screen
-else:
-    data = upload.getvalue()
-    if st.session_state.get("upload_id") != upload.file_id:  # a new file: auto-detect and load
-        st.session_state["upload_id"] = upload.file_id
-        try_load(data, upload.name, SchemaConfig())
-    try:
-        columns, det = detect_mapping(data, upload.name)
-    except EventDataError as err:
-        columns = None
-        st.session_state[PROBLEMS] = list(err.problems)
-    if columns is not None:
-        cols = [AUTO, *columns]
-        with st.form("mapping"):
-            st.markdown(f"**Column mapping** (detected layout: `{det.layout}`)")
-            grid = st.columns(4)
-            chosen = {}
-            for i, (fld, label) in enumerate(FIELDS.items()):
-                current = getattr(det, fld)
-                idx = cols.index(current) if current in cols else 0
-                chosen[fld] = grid[i % 4].selectbox(label, cols, index=idx, key=f"map_{fld}")
-            year = st.number_input("Year for dates without one (0 = auto)", 0, 2100, 0)
-            if st.form_submit_button("Validate with this mapping"):
-                fields = {k: (None if v == AUTO else v) for k, v in chosen.items()}
-                schema = SchemaConfig(**fields, year=int(year) or None)
-                try_load(data, upload.name, schema)
+st.caption(
+    f"Uploads up to **{limit} MB**. A bigger file is refused by the uploader: type its path in "
+    "**Load from a local path** below instead (or raise `maxUploadSize` under `[server]` in "
+    "`.streamlit/config.toml`, or set `STREAMLIT_SERVER_MAX_UPLOAD_SIZE`)."
+)
+if upload is not None and st.session_state.get("upload_id") != upload.file_id:
+    st.session_state["upload_id"] = upload.file_id  # a new file: stream to disk, detect, load
+    load_upload(upload)
+path_box = st.expander("Load from a local path (files above the upload limit)")
+with path_box, st.form("path_form", border=False):
+    typed = st.text_input(
+        "Path of an event file on this computer",
+        key="local_path",
+        placeholder="/data/events.csv.gz",
+        help="CSV, CSV.gz, Parquet or XLSX; read in place, never copied.",
+    )
+    if st.form_submit_button("Load file"):
+        load_path(typed)
+
+source = st.session_state[SOURCE]
+if source is not None and source.columns:
+    cols = [AUTO, *source.columns]
+    det = source.detected
+    with st.form("mapping"):
+        st.markdown(f"**Column mapping** for {source.name} (detected layout: `{det.layout}`)")
+        grid = st.columns(4)
+        chosen = {}
+        for i, (fld, label) in enumerate(FIELDS.items()):
+            current = getattr(det, fld)
+            idx = cols.index(current) if current in cols else 0
+            chosen[fld] = grid[i % 4].selectbox(label, cols, index=idx, key=f"map_{fld}")
+        year = st.number_input("Year for dates without one (0 = auto)", 0, 2100, 0)
+        if st.form_submit_button("Validate with this mapping"):
+            fields = {k: (None if v == AUTO else v) for k, v in chosen.items()}
+            apply_mapping(SchemaConfig(**fields, year=int(year) or None))
 
 if st.session_state[PROBLEMS]:
     show_problems(st.session_state[PROBLEMS], "This file cannot be used as it is:")
