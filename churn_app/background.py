@@ -109,7 +109,7 @@ def job_problems(kind: str) -> list[str] | Job | None:
 
 
 def _draw_jobs(ws: Workspace) -> None:
-    for job in ws.jobs.values():
+    for job in list(ws.jobs.values()):
         if job.running:
             st.progress(
                 job.fraction,
@@ -131,7 +131,7 @@ def progress_panel() -> None:
 
     @st.fragment(run_every=REFRESH_S)
     def live() -> None:
-        if any(not j.running and not j.collected for j in ws.jobs.values()):
+        if any(not j.running and not j.collected for j in list(ws.jobs.values())):
             st.rerun(scope="app")
         _draw_jobs(ws)
 

@@ -177,7 +177,12 @@ def test_local_path_outside_the_data_root_is_refused(tmp_path, monkeypatch):
     assert "outside the data folder" in at.error[0].value
 
 
-def test_two_sessions_have_separate_workspaces():
+def test_two_sessions_have_separate_workspaces(monkeypatch):
+    from churn_app import state
+
+    cached = []  # st.cache_data is shared by all sessions: only the demo may go through it
+    real = state.parse_events
+    monkeypatch.setattr(state, "parse_events", lambda d, n, s: cached.append(n) or real(d, n, s))
     a, b = _app(), _app()
     assert a.session_state["workspace"] is not b.session_state["workspace"]
     assert a.query_params["ws"] != b.query_params["ws"]
@@ -189,6 +194,7 @@ def test_two_sessions_have_separate_workspaces():
     assert a.session_state["data_name"] == "mine.csv"
     assert b.session_state["data_name"].startswith("demo")
     assert b.session_state["source"] is None
+    assert cached and set(cached) == {"online_retail.csv.gz"}
 
 
 def test_idle_workspaces_expire_with_their_files():
