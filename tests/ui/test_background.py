@@ -203,3 +203,44 @@ def test_idle_workspaces_expire_with_their_files():
     path.write_text("x")
     assert jobs.expire(now=time.time() + jobs.IDLE_TTL_S + 1) >= 1
     assert not path.exists() and ws.key not in jobs._WORKSPACES
+
+
+def test_refused_and_failed_runs_are_told_apart(monkeypatch):
+    from churn_core.errors import EventDataError
+
+    def refuse(*args, **kwargs):
+        raise EventDataError(["Only 3 churned users: use a shorter horizon."])
+
+    monkeypatch.setattr(churn_core.pipeline, "train", refuse)
+    at = _click_train(_app())
+    _wait(at, lambda a: not a.session_state["workspace"].running())
+    at.run()
+    assert "shorter horizon" in _texts(at.error) and not at.exception
+    assert "Traceback" not in _texts(at.error)
+
+    def bug(*args, **kwargs):
+        raise ZeroDivisionError("a bug")
+
+    monkeypatch.setattr(churn_core.pipeline, "train", bug)
+    next(b for b in at.button if b.label == "Train").click().run()
+    _wait(at, lambda a: not a.session_state["workspace"].running())
+    at.run()
+    assert "internal error (a bug" in _texts(at.error)
+    assert at.exception and "ZeroDivisionError" in "".join(at.exception[0].stack_trace)
+    assert at.session_state["run"] is None and "not trained yet" in _sidebar_model(at)
+
+
+def test_explanations_run_survives_a_page_switch():
+    at = _click_train(_app())
+    _wait(at, lambda a: a.session_state["run"] is not None)
+    at.switch_page("churn_app/pages/explanations.py").run()
+    at.number_input(key="explain_users").set_value(200)
+    next(b for b in at.button if b.label == "Compute explanations").click().run()
+    at.switch_page("churn_app/pages/at_risk.py").run()
+    at.radio(key="rule").set_value("top_k").run()
+    at.number_input(key="top_k").set_value(10).run()
+    _wait(at, lambda a: a.session_state["explanation"] is not None)
+    run, exp = at.session_state["explanation"]
+    assert run is at.session_state["run"] and len(exp.values) == 200
+    table = at.dataframe[0].value
+    assert table["reason_1"].notna().all()  # the at-risk page picked the reasons up
