@@ -244,3 +244,15 @@ def test_explanations_run_survives_a_page_switch():
     assert run is at.session_state["run"] and len(exp.values) == 200
     table = at.dataframe[0].value
     assert table["reason_1"].notna().all()  # the at-risk page picked the reasons up
+
+
+def test_stop_button_in_the_sidebar_stops_the_run(gate):
+    at = _click_train(_app())
+    job = at.session_state["workspace"].jobs["train"]
+    assert "Training" in at.sidebar.get("progress")[0].proto.text
+    next(b for b in at.sidebar.button if b.label == "Stop").click().run()
+    gate.set()
+    _wait(at, lambda a: not job.running)
+    at.run()
+    assert job.state == "cancelled" and at.session_state["run"] is None
+    assert not at.sidebar.get("progress") and "not trained yet" in _sidebar_model(at)
