@@ -238,7 +238,13 @@ def need_run() -> Any:
         )
         st.stop()
     if run is None:
-        st.info("No trained model yet. Train one on the **Churn & model** page.")
+        refused = background.job_problems("train") is not None
+        st.info(
+            "No trained model yet: the last training run ended without a model (the reason is on "
+            "the **Churn & model** page)."
+            if refused
+            else "No trained model yet. Train one on the **Churn & model** page."
+        )
         from churn_app.main import page
 
         st.page_link(page("model.py"), label="Go to Churn & model")

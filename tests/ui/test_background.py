@@ -217,6 +217,9 @@ def test_refused_and_failed_runs_are_told_apart(monkeypatch):
     at.run()
     assert "shorter horizon" in _texts(at.error) and not at.exception
     assert "Traceback" not in _texts(at.error)
+    at.switch_page("churn_app/pages/at_risk.py").run()
+    assert "ended without a model" in _texts(at.info)
+    at.switch_page("churn_app/pages/model.py").run()
 
     def bug(*args, **kwargs):
         raise ZeroDivisionError("a bug")
