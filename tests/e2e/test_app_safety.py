@@ -50,10 +50,14 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def server(chromium):
     """A streamlit server on a free port, stopped by its own PID."""
+    yield from _serve()
+
+
+def _serve(*options: str):
     port = _free_port()
     cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.address", "127.0.0.1"]
     cmd += ["--server.port", str(port), "--server.headless", "true"]
-    cmd += ["--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
+    cmd += ["--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none", *options]
     proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -168,3 +172,29 @@ def test_two_sessions_never_see_each_others_data_runs_or_downloads(browser, serv
     assert "demo" not in _sidebar(a)
     ctx_a.close()
     ctx_b.close()
+
+
+def test_too_large_upload_is_refused_and_loads_by_path(browser, chromium, tmp_path):
+    """A server with a 1 MB limit: a 2 MB file is refused, the page says how to load it by path."""
+    big = tmp_path / "big_events.csv"
+    rows = [
+        f"u{i % 400},2024-03-{1 + i % 28:02d} 10:{i % 60:02d},view,{i % 9}" for i in range(60_000)
+    ]
+    big.write_text("user_id,timestamp,event_type,amount\n" + "\n".join(rows) + "\n")
+    assert big.stat().st_size > 1024 * 1024
+    serve = _serve("--server.maxUploadSize", "1")
+    url = next(serve)
+    try:
+        context, page = _open(browser, url)
+        page.get_by_text("Uploads up to 1 MB").wait_for(timeout=10_000)
+        page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(big))
+        page.get_by_text("1.0MB or smaller", exact=False).first.wait_for(timeout=10_000)
+        assert "Profile: demo" in page.content()
+        page.get_by_text("Load from a local path (files").click()
+        page.get_by_placeholder("/data/events.csv.gz").fill(str(big))
+        page.get_by_role("button", name="Load file").click()
+        page.get_by_text(f"Profile: {big}").wait_for(timeout=60_000)
+        assert _metric(page, "Users") == "400"
+        context.close()
+    finally:
+        serve.close()
