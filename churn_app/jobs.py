@@ -85,7 +85,7 @@ def run_job(job: Job, work: Callable[[Progress], Any]) -> None:
     except JobCancelledError:
         job.state = "cancelled"
     except EventDataError as err:
-        job.problems, job.state = list(err.problems), "refused"
+        job.problems, job.state = err.for_app(), "refused"  # app wording
     except Exception as err:  # a bug: keep it so the page can show it as one
         logger.exception("%s failed", job.label)
         job.error, job.state = err, "failed"

@@ -115,11 +115,11 @@ def _read(path, name: str, temporary: bool) -> bool:
     except EventDataError as err:
         if temporary:
             background.workspace().delete_file(path)
-        ss[PROBLEMS] = list(err.problems)
+        ss[PROBLEMS] = err.for_app()
         return False
     _use_source(source)
     if isinstance(result, EventDataError):
-        ss[PROBLEMS] = list(result.problems)
+        ss[PROBLEMS] = result.for_app()
         return False
     use_log(result, name)
     return True
@@ -137,7 +137,7 @@ def load_path(text: str) -> bool:
     try:
         path = check_local_path(text)
     except EventDataError as err:
-        st.session_state[PROBLEMS] = list(err.problems)
+        st.session_state[PROBLEMS] = err.for_app()
         return False
     return _read(path, str(path), temporary=False)
 
@@ -148,7 +148,7 @@ def apply_mapping(schema: SchemaConfig) -> bool:
     try:
         log = reload_source(source, schema)
     except EventDataError as err:
-        st.session_state[PROBLEMS] = list(err.problems)
+        st.session_state[PROBLEMS] = err.for_app()
         return False
     use_log(log, source.name)
     return True

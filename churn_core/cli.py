@@ -15,6 +15,7 @@ import pandas as pd
 
 from churn_core.config import CLASSIFIERS, ENCODERS, ChurnConfig
 from churn_core.errors import EventDataError, ModelBundleError
+from churn_core.fields import MAPPING_FIELDS
 
 EXAMPLES = """\
 examples:
@@ -27,31 +28,20 @@ examples:
 
 
 def _mapping_flags(p: argparse.ArgumentParser) -> None:
+    """One flag per row of the mapping-field table (``churn_core.fields``)."""
     g = p.add_argument_group("column mapping (auto-detected when omitted)")
-    for flag, what in [
-        ("--user-col", "user id"),
-        ("--time-col", "timestamp"),
-        ("--event-col", "event type"),
-        ("--amount-col", "amount / revenue"),
-        ("--item-col", "item / product id"),
-        ("--category-col", "category"),
-        ("--quantity-col", "quantity (amount = quantity x price)"),
-        ("--price-col", "unit price"),
-    ]:
-        g.add_argument(flag, metavar="COL", help=f"column holding the {what}")
-    g.add_argument(
-        "--time-format",
-        metavar="FMT",
-        help="strftime format such as '%%d/%%m/%%Y %%H:%%M', or epoch_s / epoch_ms",
-    )
-    g.add_argument("--year", type=int, help="year for dates written without one (e.g. '6-4')")
-    g.add_argument(
-        "--event-map",
-        nargs="+",
-        metavar="RAW=NAME",
-        default=[],
-        help="rename raw event values, e.g. 0=view 1=purchase 3=cart",
-    )
+    for f in MAPPING_FIELDS:
+        text = f.help.replace("%", "%%")
+        if f.kind == "column":
+            g.add_argument(f.flag, dest=f.name, metavar="COL", help=text)
+        elif f.kind == "year":
+            g.add_argument(f.flag, dest=f.name, type=int, help=text)
+        elif f.kind == "pairs":
+            g.add_argument(
+                f.flag, dest=f.name, nargs="+", metavar="RAW=NAME", default=[], help=text
+            )
+        else:
+            g.add_argument(f.flag, dest=f.name, metavar="FMT", help=text)
 
 
 def _label_flags(p: argparse.ArgumentParser, required: bool) -> None:
@@ -153,20 +143,9 @@ def config_from_args(args: argparse.Namespace, base: ChurnConfig | None = None) 
         ChurnConfig.from_toml(args.config) if getattr(args, "config", None) else ChurnConfig()
     )
     schema = {
-        k: getattr(args, k)
-        for k in (
-            "user_col",
-            "time_col",
-            "event_col",
-            "amount_col",
-            "item_col",
-            "category_col",
-            "quantity_col",
-            "price_col",
-            "time_format",
-            "year",
-        )
-        if getattr(args, k, None) is not None
+        f.name: getattr(args, f.name)
+        for f in MAPPING_FIELDS
+        if f.kind != "pairs" and getattr(args, f.name, None) is not None
     }
     if getattr(args, "event_map", None):
         pairs = []

@@ -24,7 +24,8 @@ class SchemaConfig:
     """How raw columns map onto the canonical event columns.
 
     Every field left ``None`` is auto-detected. ``event_map`` renames raw event values
-    (e.g. Tmall's numeric codes ``(("0", "view"), ("1", "purchase"))``).
+    (e.g. Tmall's numeric codes ``(("0", "view"), ("1", "purchase"))``). The fields are the
+    rows of ``churn_core.fields.MAPPING_FIELDS`` (a test keeps the two in step).
     """
 
     user_col: str | None = None
@@ -35,6 +36,7 @@ class SchemaConfig:
     category_col: str | None = None
     quantity_col: str | None = None
     price_col: str | None = None
+    invoice_col: str | None = None  # e.g. InvoiceNo; a "C" prefix marks a cancellation
     time_format: str | None = None
     year: int | None = None  # for dates written without a year, e.g. Tmall's "6-4"
     event_map: tuple[tuple[str, str], ...] = ()

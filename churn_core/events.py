@@ -22,6 +22,7 @@ class ValidationReport:
     warnings: tuple[str, ...] = ()
     mapping: tuple[tuple[str, str], ...] = ()  # (canonical column, where it came from)
     layout: str = "canonical"
+    detection: tuple[str, ...] = ()  # how each column was found and how sure that is
 
     @property
     def rows_dropped(self) -> int:
@@ -30,6 +31,7 @@ class ValidationReport:
     def lines(self) -> list[str]:
         """Plain-language summary, one fact per line."""
         out = [f"Read {self.rows_read:,} rows ({self.layout} layout); kept {self.rows_kept:,}."]
+        out += list(self.detection)
         out += [f"Dropped {n:,} rows: {reason}" for reason, n in self.dropped]
         out += list(self.warnings)
         return out

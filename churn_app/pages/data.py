@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from churn_app import charts
+from churn_app.forms import mapping_form
 from churn_app.sources import SOURCE, upload_limit_mb
 from churn_app.state import (
     DATA_NAME,
@@ -15,19 +16,6 @@ from churn_app.state import (
     load_upload,
     show_problems,
 )
-from churn_core.config import SchemaConfig
-
-FIELDS = {
-    "user_col": "User id",
-    "time_col": "Timestamp",
-    "event_col": "Event type",
-    "amount_col": "Amount",
-    "item_col": "Item id",
-    "category_col": "Category",
-    "quantity_col": "Quantity",
-    "price_col": "Unit price",
-}
-AUTO = "(auto / none)"
 
 st.title("Data")
 st.caption("The bundled demo log is loaded at start. Upload your own CSV, CSV.gz or Parquet.")
@@ -60,20 +48,10 @@ with path_box, st.form("path_form", border=False):
 
 source = st.session_state[SOURCE]
 if source is not None and source.columns:
-    cols = [AUTO, *source.columns]
-    det = source.detected
-    with st.form("mapping"):
-        st.markdown(f"**Column mapping** for {source.name} (detected layout: `{det.layout}`)")
-        grid = st.columns(4)
-        chosen = {}
-        for i, (fld, label) in enumerate(FIELDS.items()):
-            current = getattr(det, fld)
-            idx = cols.index(current) if current in cols else 0
-            chosen[fld] = grid[i % 4].selectbox(label, cols, index=idx, key=f"map_{fld}")
-        year = st.number_input("Year for dates without one (0 = auto)", 0, 2100, 0)
-        if st.form_submit_button("Validate with this mapping"):
-            fields = {k: (None if v == AUTO else v) for k, v in chosen.items()}
-            apply_mapping(SchemaConfig(**fields, year=int(year) or None))
+    st.caption(f"Mapping for **{source.name}**")
+    schema = mapping_form(list(source.columns), source.detected)
+    if schema is not None:
+        apply_mapping(schema)
 
 if st.session_state[PROBLEMS]:
     show_problems(st.session_state[PROBLEMS], "This file cannot be used as it is:")
