@@ -259,3 +259,20 @@ def test_stop_button_in_the_sidebar_stops_the_run(gate):
     at.run()
     assert job.state == "cancelled" and at.session_state["run"] is None
     assert not at.sidebar.get("progress") and "not trained yet" in _sidebar_model(at)
+
+
+def test_mapping_form_revalidates_the_uploaded_temp_file():
+    at = _app()
+    rows = [f"u{i % 25},2024-01-{1 + i % 28:02d},2023-06-{1 + i % 28:02d},view" for i in range(300)]
+    data = ("who,first_seen,second_seen,what\n" + "\n".join(rows) + "\n").encode()
+    at.file_uploader(key="upload").upload("two_dates.csv", data, "text/csv").run()
+    assert not at.exception, at.exception
+    src = at.session_state["source"]
+    assert src.path.read_bytes() == data and set(src.columns) >= {"first_seen", "second_seen"}
+    at.selectbox(key="map_user_col").set_value("who")
+    at.selectbox(key="map_time_col").set_value("second_seen")
+    next(b for b in at.button if b.label == "Validate with this mapping").click().run()
+    assert not at.exception, at.exception
+    log = at.session_state["log"]
+    assert at.session_state["data_name"] == "two_dates.csv" and log.n_users == 25
+    assert log.end.year == 2023  # the column the analyst picked, read from the temp file
