@@ -10,7 +10,8 @@ uses the system allocator here so that freed memory is visible):
 - app upload (this tree): AppTest uploads the file's bytes (as the Streamlit server holds
   them), the Data page streams them to a temp file, frees Streamlit's copy, parses from disk;
 - app upload (``--old-ref``, default the commit before background runs): the same with the
-  previous Data page, which parsed the bytes through a global ``st.cache_data``.
+  previous app (``churn_app/`` and ``app.py`` at that commit, today's ``churn_core``), whose
+  Data page parsed the bytes through a global ``st.cache_data``.
 
 Run: ``python bench/bench_upload.py [--mb 200] [--old-ref REF]``. The old tree is extracted
 with ``git archive`` into a temp folder (the row is left out when that fails).
@@ -25,6 +26,7 @@ import gc
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -142,6 +144,9 @@ def _old_tree(ref: str) -> Path | None:
     tar.write_bytes(archive.stdout)
     with tarfile.open(tar) as t:
         t.extractall(dest, filter="data")
+    # only the app is old: today's core, so the row measures the Data page's change alone
+    shutil.rmtree(dest / "churn_core")
+    shutil.copytree(REPO / "churn_core", dest / "churn_core")
     return dest
 
 
@@ -165,7 +170,10 @@ def main() -> None:
     old = _old_tree(args.old_ref)
     if old is not None:
         rows.append(
-            (f"app upload, {args.old_ref} (bytes via st.cache_data)", _run_child("app", file, old))
+            (
+                f"app upload, app at {args.old_ref} (bytes via st.cache_data)",
+                _run_child("app", file, old),
+            )
         )
     base = rows[0][1]
     inc0 = base["peak"] - base["before"]
