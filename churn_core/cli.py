@@ -274,18 +274,24 @@ def cmd_score(args, say) -> int:
 
 
 def cmd_evaluate(args, say) -> int:
-    from churn_core.evaluate import evaluate
+    from churn_core.evaluate import evaluate, recommendation_check
 
     cfg = config_from_args(args)
     log = _load(args, cfg.schema, say)
     report = evaluate(
         log, cfg, _timestamp(args.cutoff, "--cutoff"), ladder=args.ladder, progress=say
     )
+    recs = recommendation_check(log, _timestamp(args.cutoff, "--cutoff"), cfg.label.horizon_days)
     if args.json:
-        for row in report.to_dict("records"):
+        for row in report.to_dict("records") + (
+            recs.to_dict("records") if recs is not None else []
+        ):
             print(json.dumps({k: _json_value(v) for k, v in row.items()}))
     else:
         print(report.round(4).to_string(index=False))
+        if recs is not None:
+            print("\nRecommended items: hit rate at 5 among users who buy in [T, T+H)")
+            print(recs.round(4).to_string(index=False))
     return 0
 
 
