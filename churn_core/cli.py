@@ -24,6 +24,8 @@ examples:
   python -m churn_core evaluate orders.csv --horizon-days 90 --cutoff 2011-09-10
   python -m churn_core train tmall.csv --horizon-days 31 --model-dir m --event-map 0=view 1=purchase
   python -m churn_core explain orders.csv --model-dir models/retail --user 12347
+  python -m churn_core campaign orders.csv --model-dir models/retail --out list.csv --contact-cost 2
+  python -m churn_core outcome later_orders.csv --campaign list.csv --horizon-days 90
 """
 
 
@@ -42,6 +44,15 @@ def _mapping_flags(p: argparse.ArgumentParser) -> None:
             )
         else:
             g.add_argument(f.flag, dest=f.name, metavar="FMT", help=text)
+
+
+def _raw_export_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--raw-export",
+        action="store_true",
+        help="write text cells exactly as they are, for machine use (default: cells a "
+        "spreadsheet would evaluate as formulas get a leading ')",
+    )
 
 
 def _label_flags(p: argparse.ArgumentParser, required: bool) -> None:
@@ -109,6 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--model-dir", required=True, metavar="DIR")
     s.add_argument("--out", required=True, metavar="FILE", help="output .csv or .xlsx")
     s.add_argument("--as-of", metavar="T", help="score as of T (default: after the last event)")
+    _raw_export_flag(s)
     _mapping_flags(s)
 
     e = sub.add_parser(
@@ -127,6 +139,65 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--json", action="store_true", help="print JSON lines instead of a table")
     _label_flags(e, required=True)
     _mapping_flags(e)
+
+    c = sub.add_parser(
+        "campaign",
+        help="plan a retention campaign: list size, control group, actions, expected profit",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    c.add_argument("events", help="event log file")
+    c.add_argument("--model-dir", required=True, metavar="DIR")
+    c.add_argument("--out", required=True, metavar="LIST", help="campaign list .csv or .xlsx")
+    c.add_argument("--as-of", metavar="T", help="plan as of T (default: after the last event)")
+    c.add_argument(
+        "--value",
+        type=float,
+        metavar="V",
+        help="value of saving one churner (default: each user's usual spend over the "
+        "horizon, from amounts; 100 for a log without amounts)",
+    )
+    c.add_argument("--contact-cost", type=float, metavar="C", help="cost per contact (default 1)")
+    c.add_argument(
+        "--save-rate",
+        type=float,
+        metavar="R",
+        help="share of contacted churners who stay because of the contact (default 0.2)",
+    )
+    c.add_argument("--budget", type=float, metavar="B", help="cap on the total contact cost")
+    c.add_argument(
+        "--size", type=int, metavar="N", help="list size (default: the profit-maximising size)"
+    )
+    c.add_argument(
+        "--control-share",
+        type=float,
+        metavar="S",
+        help="share held out as a control group, not contacted (default 0.1)",
+    )
+    c.add_argument("--seed", type=int, metavar="S", help="control-group seed (default 0)")
+    c.add_argument("--config", metavar="FILE.toml", help="[campaign] table (flags override it)")
+    _raw_export_flag(c)
+    _mapping_flags(c)
+
+    o = sub.add_parser(
+        "outcome",
+        help="did the campaign work: realised churn, uplift with CI, forecast quality",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    o.add_argument("events", help="event log covering the outcome window")
+    o.add_argument("--campaign", required=True, metavar="LIST", help="file written by `campaign`")
+    o.add_argument(
+        "--horizon-days",
+        type=int,
+        metavar="H",
+        help="outcome window length (default: the campaign file's horizon_days)",
+    )
+    o.add_argument("--as-of", metavar="T", help="campaign time (default: from the file)")
+    o.add_argument("--json", action="store_true", help="print one JSON object")
+    o.add_argument("--out", metavar="FILE", help="also write the report as .csv or .xlsx")
+    _raw_export_flag(o)
+    _mapping_flags(o)
 
     x = sub.add_parser("explain", help="one user's full explanation")
     x.add_argument("events", help="event log file")
@@ -247,6 +318,7 @@ def cmd_train(args, say) -> int:
 def cmd_score(args, say) -> int:
     from churn_core.bundle import load_model
     from churn_core.explain import explain_model, sample_background
+    from churn_core.export import write_export
     from churn_core.pipeline import score_table
     from churn_core.table import scoring_table
 
@@ -263,12 +335,13 @@ def cmd_score(args, say) -> int:
     ids = pd.Index(table.user_id.astype(str))
     reasons = explain_model(model, table.X, ids, sample_background(table.X)).reasons
     scores = scores.join(reasons, on="user_id")
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if out.suffix.lower() == ".xlsx":
-        scores.to_excel(out, index=False)
-    else:
-        scores.to_csv(out, index=False)
+    meta = {
+        "as_of": f"{as_of:%Y-%m-%d %H:%M}",
+        "horizon_days": cfg.label.horizon_days,
+        "model": cfg.model.classifier,
+        "source": Path(args.events).name,
+    }
+    out = write_export(scores, args.out, meta, raw=args.raw_export)
     print(f"wrote {len(scores):,} users to {out}")
     return 0
 
@@ -314,6 +387,77 @@ def cmd_explain(args, say) -> int:
     return 0
 
 
+_CAMPAIGN_FLAGS = {
+    "value": "value",
+    "contact_cost": "contact_cost",
+    "save_rate": "save_rate",
+    "budget": "budget",
+    "size": "size",
+    "control_share": "control_share",
+    "seed": "seed",
+}
+
+
+def cmd_campaign(args, say) -> int:
+    from churn_core.bundle import load_model
+    from churn_core.campaign import build_campaign
+
+    model, cfg, manifest = load_model(args.model_dir)
+    if args.config:
+        cfg = cfg.with_(campaign=vars(ChurnConfig.from_toml(args.config).campaign))
+    changes = {
+        field: getattr(args, flag)
+        for flag, field in _CAMPAIGN_FLAGS.items()
+        if getattr(args, flag, None) is not None
+    }
+    cfg = config_from_args(argparse.Namespace(**{**vars(args), "seed": None}), base=cfg)
+    cfg = cfg.with_(campaign=changes)
+    if Path(args.out).suffix.lower() not in (".csv", ".xlsx"):
+        raise EventDataError([f"--out {args.out!r}: name the campaign list .csv or .xlsx."])
+    log = _load(args, cfg.schema, say)
+    as_of = _timestamp(args.as_of, "--as-of") or log.default_as_of()
+    enc = cfg.encoder.kind
+    meta = {
+        "model": cfg.model.classifier + ("" if enc == "none" else f" + {enc} encoder"),
+        "model_as_of": str(manifest.get("as_of", "")),
+        "source": Path(args.events).name,
+        "activity_events": ",".join(cfg.label.activity_events or ()) or "all but cancellations",
+    }
+    plan = build_campaign(model, cfg, log, as_of, meta, progress=say)
+    out = plan.write(args.out, raw=args.raw_export)
+    print("\n".join(plan.lines()))
+    print(f"wrote {len(plan.users):,} users to {out}")
+    return 0
+
+
+def cmd_outcome(args, say) -> int:
+    from churn_core.export import read_export
+    from churn_core.outcome import outcome_report
+
+    meta, frame = read_export(args.campaign)
+    cfg = config_from_args(args)
+    log = _load(args, cfg.schema, say)
+    events = meta.get("activity_events", "")
+    activity = None if events in ("", "all but cancellations") else tuple(events.split(","))
+    report = outcome_report(
+        log,
+        frame,
+        meta,
+        horizon_days=args.horizon_days,
+        as_of=_timestamp(args.as_of, "--as-of"),
+        activity_events=activity,
+    )
+    if args.json:
+        print(json.dumps(report.to_dict()))
+    else:
+        print("\n".join(report.lines()))
+    if args.out:
+        from churn_core.export import write_export
+
+        write_export(report.table(), args.out, report.metadata(), raw=args.raw_export)
+    return 0
+
+
 def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
     """Auto-fixes worth knowing (e.g. an assumed year) as ``warning: …`` lines on stderr."""
     print(f"warning: {message}", file=sys.stderr)
@@ -324,6 +468,8 @@ COMMANDS = {
     "score": cmd_score,
     "evaluate": cmd_evaluate,
     "explain": cmd_explain,
+    "campaign": cmd_campaign,
+    "outcome": cmd_outcome,
 }
 
 

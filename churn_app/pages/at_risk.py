@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from churn_app import charts
+from churn_app.campaign_state import recommended_for
 from churn_app.state import LOG, need_run
 from churn_app.targeting import current_targets, explanation_for, policy_widgets
 from churn_core.targets import tier_legend
@@ -58,6 +59,9 @@ def drill_down() -> None:
         f"**{uid}**: churn probability **{row['churn_probability']:.3f}** "
         f"({row['risk_tier']} risk), last event {row['days_since_last_event']:.0f} days ago."
     )
+    items = recommended_for(run, st.session_state[LOG], uid)
+    if items:
+        st.markdown("**Recommended items:** " + ", ".join(f"`{i}`" for i in items))
     frame = st.session_state[LOG].frame
     st.plotly_chart(charts.user_timeline(frame.loc[frame["user_id"] == uid]))
     exp = explanation_for(run)
