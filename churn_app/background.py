@@ -19,7 +19,7 @@ from churn_app.jobs import Job, Progress, Workspace, attach
 WORKSPACE, PENDING, JOB_PROBLEMS = "workspace", "pending_runs", "job_problems"
 URL_KEY = "ws"
 # session-state keys a reload restores (per-user results; widgets restore themselves)
-SAVED = ("log", "data_name", "config", "run", "runs", "policy", "explanation", "source")
+SAVED = ("log", "data_name", "config", "run", "runs", "policy", "explanation", "source", "campaign")
 REFRESH_S = 1.0
 
 

@@ -59,6 +59,20 @@ def parse_events(data: bytes, name: str, schema_fields: tuple[tuple[str, Any], .
         return load_events(data, SchemaConfig(**dict(schema_fields)), name=name)
 
 
+def session_upload(upload: Any, key: str) -> EventLog:
+    """An uploaded event file parsed once per session (kept under ``key`` with its file id).
+
+    Not through ``parse_events``: ``st.cache_data`` is shared by all sessions.
+    """
+    ss = st.session_state
+    held = ss.get(key)
+    if held is None or held[0] != upload.file_id:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ss[key] = (upload.file_id, load_events(upload.getvalue(), name=upload.name))
+    return ss[key][1]
+
+
 def schema_key(schema: SchemaConfig) -> tuple[tuple[str, Any], ...]:
     """Hashable, order-stable form of a SchemaConfig for the cache key."""
     return tuple(asdict(schema).items())

@@ -276,3 +276,16 @@ def test_mapping_form_revalidates_the_uploaded_temp_file():
     log = at.session_state["log"]
     assert at.session_state["data_name"] == "two_dates.csv" and log.n_users == 25
     assert log.end.year == 2023  # the column the analyst picked, read from the temp file
+
+
+def test_only_the_demo_goes_through_the_shared_cache():
+    """``st.cache_data`` is shared by all sessions: no page may put a user's file through it."""
+    app = Path(__file__).resolve().parents[2] / "churn_app"
+    users = {
+        str(p.relative_to(app)): p.read_text().count("parse_events(")
+        for p in app.rglob("*.py")
+        if "parse_events(" in p.read_text()
+    }
+    assert users == {"state.py": 2}  # its definition and the demo load
+    cached = [p.name for p in app.rglob("*.py") if "st.cache_data" in p.read_text()]
+    assert cached == ["state.py"]
