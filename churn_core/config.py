@@ -158,8 +158,9 @@ class TargetingConfig:
 
     ``tier_basis`` ``relative`` (default): a user is ``medium`` at or above
     ``relative_tier_cuts[0]`` times the average churn probability of the scored users and
-    ``high`` at or above ``relative_tier_cuts[1]`` times it, so tiers mean something for a
-    shop whose churn rate is 6 % as much as for one whose rate is 45 %. ``probability``:
+    ``high`` at or above ``relative_tier_cuts[1]`` times it (at most halfway from the medium
+    cut to 1), so tiers mean something for a shop whose churn rate is 6 % as much as for one
+    whose rate is 45 %. ``probability``:
     the fixed probability cuts ``tier_cuts``.
     """
 

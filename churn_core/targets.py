@@ -20,12 +20,18 @@ def risk_tier(prob: np.ndarray, cuts: tuple[float, float]) -> np.ndarray:
 
 
 def tier_cuts(prob: np.ndarray, targeting: TargetingConfig) -> tuple[float, float]:
-    """The probability cut points of the tiers for these scores (see ``TargetingConfig``)."""
+    """The probability cut points of the tiers for these scores (see ``TargetingConfig``).
+
+    Relative basis: medium from ``a`` × the average probability ``m``, high from ``b`` × ``m``
+    but never above halfway from the medium cut to 1 — in a shop where 40 % churn, 2 × m
+    would be 0.8 and leave ``high`` empty; halfway (0.7) keeps it for the clearest cases.
+    """
     if targeting.tier_basis == "probability":
         return targeting.tier_cuts
     mean = float(np.mean(prob)) if len(prob) else 0.0
-    lo, hi = targeting.relative_tier_cuts
-    return (lo * mean, hi * mean)
+    a, b = targeting.relative_tier_cuts
+    lo = a * mean
+    return (lo, min(b * mean, (lo + 1.0) / 2))
 
 
 def tier_legend(prob: np.ndarray, targeting: TargetingConfig) -> str:
@@ -35,7 +41,9 @@ def tier_legend(prob: np.ndarray, targeting: TargetingConfig) -> str:
     if targeting.tier_basis == "probability":
         return f"{cuts} (fixed probability cuts)"
     a, b = targeting.relative_tier_cuts
-    return f"{cuts} ({b:g}× and {a:g}× the average churn probability, {np.mean(prob):.3f})"
+    mean = float(np.mean(prob)) if len(prob) else 0.0
+    high = f"{b:g}×" if hi == b * mean else f"halfway from medium to 1 (below {b:g}×)"
+    return f"{cuts} ({high} and {a:g}× the average churn probability, {mean:.3f})"
 
 
 def value_at_risk(prob: np.ndarray, daily_spend: np.ndarray, horizon_days: int) -> np.ndarray:
