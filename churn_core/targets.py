@@ -97,6 +97,22 @@ def flag(
     return mask
 
 
+def join_reasons(scores: pd.DataFrame, reasons: pd.DataFrame) -> pd.DataFrame:
+    """``scores`` (with ``user_id``) plus the reason columns of ``reasons`` (indexed by user id),
+    row order kept."""
+    reasons = reasons.copy()
+    reasons.index = reasons.index.astype(str)
+    return scores.join(reasons, on="user_id")
+
+
+def describe_user(row: pd.Series) -> str:
+    """One user's headline from a scores row (markdown): probability, tier, last event."""
+    return (
+        f"**{row['user_id']}**: churn probability **{row['churn_probability']:.3f}** "
+        f"({row['risk_tier']} risk), last event {row['days_since_last_event']:.0f} days ago."
+    )
+
+
 @dataclass(frozen=True, eq=False)
 class TargetList:
     """The users to contact, with why, and the model/cutoff they came from."""
@@ -107,6 +123,17 @@ class TargetList:
     @classmethod
     def select(cls, scores: pd.DataFrame, mask: np.ndarray, metadata: dict[str, str]) -> TargetList:
         return cls(scores.loc[np.asarray(mask)].reset_index(drop=True), dict(metadata))
+
+    def with_reasons(self, reasons: pd.DataFrame | None) -> TargetList:
+        """The same users with ``reason_1..`` columns joined from an explanation's reasons.
+
+        ``reasons`` is indexed by user id (``Explanation.reasons``); users it does not cover
+        get empty reasons. Nothing changes when ``reasons`` is None or the users already
+        carry reasons (e.g. scores written by ``churn score``).
+        """
+        if reasons is None or "reason_1" in self.users:
+            return self
+        return TargetList(join_reasons(self.users, reasons), dict(self.metadata))
 
     def headline(self) -> dict[str, float]:
         """Flagged users, expected churners and false alarms among them, value at risk."""
