@@ -10,7 +10,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from churn_app.state import DATA_NAME, LOG, RUN, init_state
+from churn_app import background
+from churn_app.state import DATA_NAME, LOG, RUN, init_state, take_explanation, take_run
 
 PAGES_DIR = Path(__file__).parent / "pages"
 # (file, title, icon); the first is the default page
@@ -36,6 +37,7 @@ def main() -> None:
         page_title="Churn early warning", page_icon=":material/trending_down:", layout="wide"
     )
     init_state()
+    background.collect(take_run, take_explanation)  # before the sidebar: it shows the new model
     nav = st.navigation([page(spec[0]) for spec in PAGE_SPECS])
     with st.sidebar:
         log = st.session_state[LOG]
@@ -45,4 +47,8 @@ def main() -> None:
         st.caption(
             "**Model:** " + (run.metadata()["model"] if run is not None else "not trained yet")
         )
-    nav.run()
+        background.progress_panel()
+    try:
+        nav.run()
+    finally:
+        background.save_session()

@@ -10,11 +10,21 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from churn_app import background
+from churn_app.jobs import Job
+from churn_app.sources import (
+    SOURCE,
+    Source,
+    check_local_path,
+    read_source,
+    release_upload,
+    reload_source,
+    save_upload,
+)
 from churn_core.config import ChurnConfig, SchemaConfig
 from churn_core.errors import EventDataError
 from churn_core.events import EventLog
-from churn_core.ingest import DetectedSchema, detect_schema, load_events
-from churn_core.loading import read_events
+from churn_core.ingest import load_events
 
 # Keys in st.session_state.
 LOG, DATA_NAME, CONFIG, RUN, RUNS, POLICY, EXPLANATION, PROBLEMS = (
@@ -39,17 +49,28 @@ DEFAULT_POLICY: dict[str, Any] = {
 
 @st.cache_data(max_entries=4, show_spinner="Reading and validating the event log…")
 def parse_events(data: bytes, name: str, schema_fields: tuple[tuple[str, Any], ...]) -> EventLog:
-    """Pure function of the file bytes and the schema fields (cached per distinct input)."""
+    """Pure function of the file bytes and the schema fields (cached per distinct input).
+
+    ``st.cache_data`` is shared by every session: only the bundled demo log goes through it.
+    Uploads and local paths are read per session (``load_upload``, ``load_path``).
+    """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # auto-fixes are listed in report.warnings
         return load_events(data, SchemaConfig(**dict(schema_fields)), name=name)
 
 
-@st.cache_data(max_entries=4, show_spinner=False)
-def detect_mapping(data: bytes, name: str) -> tuple[list[str], DetectedSchema]:
-    """The upload's columns and what auto-detection made of them (small, so cheap to cache)."""
-    raw = read_events(data, name=name)
-    return [str(c) for c in raw.columns], detect_schema(raw, SchemaConfig())
+def session_upload(upload: Any, key: str) -> EventLog:
+    """An uploaded event file parsed once per session (kept under ``key`` with its file id).
+
+    Not through ``parse_events``: ``st.cache_data`` is shared by all sessions.
+    """
+    ss = st.session_state
+    held = ss.get(key)
+    if held is None or held[0] != upload.file_id:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ss[key] = (upload.file_id, load_events(upload.getvalue(), name=upload.name))
+    return ss[key][1]
 
 
 def schema_key(schema: SchemaConfig) -> tuple[tuple[str, Any], ...]:
@@ -67,6 +88,8 @@ def demo_bytes() -> tuple[bytes, str]:
 def init_state() -> None:
     """Session defaults; loads the demo log on first start so the app is never empty."""
     ss = st.session_state
+    background.attach_session()  # first: a reload restores this browser's state
+    ss.setdefault(SOURCE, None)
     ss.setdefault(CONFIG, ChurnConfig())
     ss.setdefault(RUN, None)
     ss.setdefault(RUNS, [])
@@ -88,15 +111,82 @@ def use_log(log: EventLog, name: str) -> None:
     ss[PROBLEMS] = []
 
 
-def try_load(data: bytes, name: str, schema: SchemaConfig) -> bool:
-    """Validate an upload; on EventDataError store its problems and keep the old data."""
+def _use_source(source: Source | None) -> None:
+    """Make ``source`` the file on screen; the previous upload's temp copy is deleted."""
+    ss = st.session_state
+    old = ss.get(SOURCE)
+    if old is not None and old.temporary and (source is None or old.path != source.path):
+        background.workspace().delete_file(old.path)
+    ss[SOURCE] = source
+
+
+def _read(path, name: str, temporary: bool) -> bool:
+    """Read a file into the session: the log when it validates, else its problems."""
+    ss = st.session_state
     try:
-        log = parse_events(data, name, schema_key(schema))
+        with st.spinner(f"Reading and validating {name}…"):
+            source, result = read_source(path, name, temporary)
     except EventDataError as err:
-        st.session_state[PROBLEMS] = err.for_app()  # worded for the mapping box, not CLI flags
+        if temporary:
+            background.workspace().delete_file(path)
+        ss[PROBLEMS] = err.for_app()
         return False
-    use_log(log, name)
+    _use_source(source)
+    if isinstance(result, EventDataError):
+        ss[PROBLEMS] = result.for_app()
+        return False
+    use_log(result, name)
     return True
+
+
+def load_upload(upload: Any) -> bool:
+    """Stream an upload to a temp file, free Streamlit's copy, read it from disk."""
+    path = save_upload(upload, background.workspace())
+    release_upload(upload.file_id)
+    return _read(path, upload.name, temporary=True)
+
+
+def load_path(text: str) -> bool:
+    """Read an event file by its local path (for files above the upload limit)."""
+    try:
+        path = check_local_path(text)
+    except EventDataError as err:
+        st.session_state[PROBLEMS] = err.for_app()
+        return False
+    return _read(path, str(path), temporary=False)
+
+
+def apply_mapping(schema: SchemaConfig) -> bool:
+    """Validate the file on screen again with the analyst's column mapping."""
+    source = st.session_state[SOURCE]
+    try:
+        log = reload_source(source, schema)
+    except EventDataError as err:
+        st.session_state[PROBLEMS] = err.for_app()
+        return False
+    use_log(log, source.name)
+    return True
+
+
+def take_run(job: Job) -> None:
+    """A finished training job: its run becomes current if its data still is."""
+    ss = st.session_state
+    if job.context.get("log") is not ss[LOG]:
+        ss[background.JOB_PROBLEMS]["train"] = [
+            f"The run on '{job.context.get('data_name')}' finished after that data was "
+            "replaced, so its result was discarded. Train again on the current data."
+        ]
+        return
+    record_run(job.result, job.seconds)
+    st.toast(f"Training finished in {job.seconds:.0f} s: {job.result.metadata()['model']}")
+
+
+def take_explanation(job: Job) -> None:
+    """A finished explanation job: kept if it explains the current run."""
+    run = job.context.get("run")
+    if run is st.session_state[RUN]:
+        st.session_state[EXPLANATION] = (run, job.result)
+        st.toast(f"Explanations ready ({job.seconds:.0f} s)")
 
 
 def show_problems(problems: list[str], title: str) -> None:
@@ -153,8 +243,22 @@ def policy_kwargs(run: Any) -> tuple[str, dict[str, Any]]:
 def need_run() -> Any:
     """The current run, or an info box and ``st.stop()`` when there is none."""
     run = st.session_state.get(RUN)
+    training = background.workspace().running("train")
+    if run is None and training:
+        job = training[0]
+        st.info(
+            f"A model is being trained in the background ({job.stage}, {job.fraction:.0%}). "
+            "This page fills in when it finishes; you can keep working meanwhile."
+        )
+        st.stop()
     if run is None:
-        st.info("No trained model yet. Train one on the **Churn & model** page.")
+        refused = background.job_problems("train") is not None
+        st.info(
+            "No trained model yet: the last training run ended without a model (the reason is on "
+            "the **Churn & model** page)."
+            if refused
+            else "No trained model yet. Train one on the **Churn & model** page."
+        )
         from churn_app.main import page
 
         st.page_link(page("model.py"), label="Go to Churn & model")

@@ -6,32 +6,52 @@ import streamlit as st
 
 from churn_app import charts
 from churn_app.forms import mapping_form
-from churn_app.state import DATA_NAME, LOG, PROBLEMS, detect_mapping, show_problems, try_load
-from churn_core.config import SchemaConfig
-from churn_core.errors import EventDataError
+from churn_app.sources import SOURCE, upload_limit_mb
+from churn_app.state import (
+    DATA_NAME,
+    LOG,
+    PROBLEMS,
+    apply_mapping,
+    load_path,
+    load_upload,
+    show_problems,
+)
 
 st.title("Data")
 st.caption("The bundled demo log is loaded at start. Upload your own CSV, CSV.gz or Parquet.")
 
+limit = upload_limit_mb()
 upload = st.file_uploader(
-    "Event log", type=["csv", "gz", "parquet", "xlsx"], key="upload", max_upload_size=200
+    "Event log",
+    type=["csv", "gz", "parquet", "xlsx"],
+    key="upload",
+    help=f"Up to {limit} MB (server.maxUploadSize). Bigger files: load them by path below.",
 )
-if upload is None:
-    st.session_state[PROBLEMS] = []  # problems belong to the file on screen
-else:
-    data = upload.getvalue()
-    if st.session_state.get("upload_id") != upload.file_id:  # a new file: auto-detect and load
-        st.session_state["upload_id"] = upload.file_id
-        try_load(data, upload.name, SchemaConfig())
-    try:
-        columns, det = detect_mapping(data, upload.name)
-    except EventDataError as err:
-        columns = None
-        st.session_state[PROBLEMS] = err.for_app()
-    if columns is not None:
-        schema = mapping_form(columns, det)
-        if schema is not None:
-            try_load(data, upload.name, schema)
+st.caption(
+    f"Uploads up to **{limit} MB**. A bigger file is refused by the uploader: type its path in "
+    "**Load from a local path** below instead (or raise `maxUploadSize` under `[server]` in "
+    "`.streamlit/config.toml`, or set `STREAMLIT_SERVER_MAX_UPLOAD_SIZE`)."
+)
+if upload is not None and st.session_state.get("upload_id") != upload.file_id:
+    st.session_state["upload_id"] = upload.file_id  # a new file: stream to disk, detect, load
+    load_upload(upload)
+path_box = st.expander("Load from a local path (files above the upload limit)")
+with path_box, st.form("path_form", border=False):
+    typed = st.text_input(
+        "Path of an event file on this computer",
+        key="local_path",
+        placeholder="/data/events.csv.gz",
+        help="CSV, CSV.gz, Parquet or XLSX; read in place, never copied.",
+    )
+    if st.form_submit_button("Load file"):
+        load_path(typed)
+
+source = st.session_state[SOURCE]
+if source is not None and source.columns:
+    st.caption(f"Mapping for **{source.name}**")
+    schema = mapping_form(list(source.columns), source.detected)
+    if schema is not None:
+        apply_mapping(schema)
 
 if st.session_state[PROBLEMS]:
     show_problems(st.session_state[PROBLEMS], "This file cannot be used as it is:")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from churn_app import charts
-from churn_app.state import EXPLANATION, LOG, need_run
+from churn_app import background, charts
+from churn_app.state import LOG, need_run, show_problems
 from churn_app.targeting import explanation_for
 from churn_core.explain import explain_run
 
@@ -18,18 +18,25 @@ if exp is None:
         "Users to explain (riskiest first, 0 = all)", 0, 100_000, 2000, key="explain_users"
     )
     if st.button("Compute explanations", type="primary", key="explain"):
-        with st.status("Explaining…", expanded=True) as status:
-            bar = st.progress(0.0, text="starting")
-            exp = explain_run(
-                run,
-                max_users=int(max_users) or None,
-                log=st.session_state[LOG],
-                progress=lambda s, f: bar.progress(min(max(f, 0.0), 1.0), text=s),
-            )
-            status.update(label="Explanations ready", state="complete")
-        st.session_state[EXPLANATION] = (run, exp)
-    else:
-        st.stop()
+        log = st.session_state[LOG]
+        background.request(
+            "explain",
+            "Explaining",
+            lambda progress, run=run, n=int(max_users) or None, log=log: explain_run(
+                run, max_users=n, log=log, progress=progress
+            ),
+            run=run,
+        )
+    background.confirm_box("explain")
+    problems = background.job_problems("explain")
+    if isinstance(problems, list):
+        show_problems(problems, "The explanations could not be computed:")
+    elif problems is not None:
+        st.error("Explaining stopped on an internal error (a bug, not your data):")
+        st.exception(problems.error)
+    if background.workspace().running("explain"):
+        st.info("Explaining in the background (progress in the sidebar): switch pages freely.")
+    st.stop()
 
 left, right = st.columns(2)
 drivers = exp.global_drivers()

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import time
-
 import streamlit as st
 
-from churn_app import charts
+from churn_app import background, charts
 from churn_app.forms import label_widgets, model_widgets
 from churn_app.results import show_results
-from churn_app.state import CONFIG, LOG, RUN, record_run, runs_table, show_problems
-from churn_core.errors import EventDataError
+from churn_app.state import CONFIG, DATA_NAME, LOG, RUN, runs_table, show_problems
 from churn_core.labels import label_summary, thin_data_warning
 from churn_core.pipeline import train
 
@@ -41,21 +38,22 @@ with st.form("model_form"):
     submitted = st.form_submit_button("Train", type="primary")
 if submitted:
     st.session_state[CONFIG] = new_cfg
-    t0 = time.perf_counter()
-    with st.status("Training…", expanded=True) as status:
-        bar = st.progress(0.0, text="starting")
-
-        def progress(stage: str, fraction: float) -> None:
-            bar.progress(min(max(fraction, 0.0), 1.0), text=stage)
-
-        try:
-            run = train(log, new_cfg, progress=progress)
-        except EventDataError as err:
-            status.update(label="Training refused", state="error")
-            show_problems(err.problems, "The model cannot be trained on this definition:")
-        else:
-            record_run(run, time.perf_counter() - t0)
-            status.update(label=f"Trained in {time.perf_counter() - t0:.1f} s", state="complete")
+    background.request(
+        "train",
+        "Training",
+        lambda progress, log=log, cfg=new_cfg: train(log, cfg, progress=progress),
+        log=log,
+        data_name=st.session_state[DATA_NAME],
+    )
+background.confirm_box("train")
+problems = background.job_problems("train")
+if isinstance(problems, list):
+    show_problems(problems, "The model cannot be trained on this definition:")
+elif problems is not None:
+    st.error("Training stopped on an internal error (a bug, not your data):")
+    st.exception(problems.error)
+if background.workspace().running("train"):
+    st.info("Training runs in the background (progress in the sidebar): switch pages freely.")
 
 run = st.session_state[RUN]
 if run is None:

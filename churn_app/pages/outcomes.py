@@ -12,9 +12,8 @@ import streamlit as st
 
 from churn_app import campaign_charts
 from churn_app.campaign_state import CAMPAIGN
-from churn_app.state import DATA_NAME, LOG, parse_events, schema_key, show_problems
+from churn_app.state import DATA_NAME, LOG, session_upload, show_problems
 from churn_core.campaign_files import activity_events_from, read_export_bytes
-from churn_core.config import SchemaConfig
 from churn_core.errors import EventDataError
 from churn_core.outcome import UPLIFT_METHOD, outcome_report
 
@@ -63,7 +62,7 @@ try:
         meta, listed = read_export_bytes(plan.to_bytes("csv"), "campaign.csv")
         source = f"the last campaign of this session (planned on {planned_on})"
     if events_file is not None:
-        log = parse_events(events_file.getvalue(), events_file.name, schema_key(SchemaConfig()))
+        log = session_upload(events_file, "outcome_events_log")  # per session, not cached
         events_name = events_file.name
     else:
         log, events_name = st.session_state[LOG], st.session_state[DATA_NAME]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -36,14 +37,24 @@ def _metric(at: AppTest, label: str) -> str:
     return found[0]
 
 
+def _wait(at: AppTest, done, seconds: float = 180) -> AppTest:
+    """Rerun (as the sidebar's timer does) until ``done(at)``: runs go on in the background."""
+    end = time.monotonic() + seconds
+    while not done(at):
+        assert time.monotonic() < end, "the background run did not finish in time"
+        time.sleep(0.5)
+        at.run()
+        assert not at.exception, at.exception
+    return at
+
+
 def _train(at: AppTest) -> AppTest:
     at.switch_page("churn_app/pages/model.py").run()
     at.slider(key="cv_folds").set_value(2)
     at.slider(key="horizon").set_value(60)
     next(b for b in at.button if b.label == "Train").click().run()
     assert not at.exception, at.exception
-    assert at.session_state["run"] is not None
-    return at
+    return _wait(at, lambda a: a.session_state["run"] is not None)
 
 
 @pytest.fixture(scope="module")
@@ -162,6 +173,7 @@ def test_explanations_then_drill_down(trained):
     at.number_input(key="explain_users").set_value(300)
     next(b for b in at.button if b.label == "Compute explanations").click().run()
     assert not at.exception, at.exception
+    _wait(at, lambda a: a.session_state["explanation"] is not None)
     run, exp = at.session_state["explanation"]
     assert run is at.session_state["run"] and len(exp.values) == 300
     charts = at.get("plotly_chart")
