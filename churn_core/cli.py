@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from churn_core.config import CLASSIFIERS, ENCODERS, ChurnConfig
-from churn_core.errors import EventDataError, ModelBundleError
+from churn_core.errors import ConfigError, EventDataError, ModelBundleError
 
 EXAMPLES = """\
 examples:
@@ -23,7 +23,18 @@ examples:
   python -m churn_core evaluate orders.csv --horizon-days 90 --cutoff 2011-09-10
   python -m churn_core train tmall.csv --horizon-days 31 --model-dir m --event-map 0=view 1=purchase
   python -m churn_core explain orders.csv --model-dir models/retail --user 12347
+  python -m churn_core score orders.csv --model-dir m --out list.csv --pseudonymize ~/.churn/key
+  python -m churn_core reidentify list.csv --key ~/.churn/key --out list_with_ids.csv
 """
+
+
+def _privacy_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--pseudonymize",
+        metavar="KEYFILE",
+        help="replace user ids by keyed hashes (HMAC-SHA256) right after loading; the key is "
+        "created in KEYFILE on first use (keep it away from the exports)",
+    )
 
 
 def _mapping_flags(p: argparse.ArgumentParser) -> None:
@@ -106,6 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="train with labels complete by T (default: just after the last event)",
     )
     t.add_argument("--search", action="store_true", help="hyperparameter search (grouped CV)")
+    _privacy_flag(t)
     _label_flags(t, required=False)
     _mapping_flags(t)
 
@@ -119,6 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--model-dir", required=True, metavar="DIR")
     s.add_argument("--out", required=True, metavar="FILE", help="output .csv or .xlsx")
     s.add_argument("--as-of", metavar="T", help="score as of T (default: after the last event)")
+    _privacy_flag(s)
     _mapping_flags(s)
 
     e = sub.add_parser(
@@ -144,11 +157,40 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--user", required=True, metavar="ID")
     x.add_argument("--as-of", metavar="T")
     _mapping_flags(x)
+
+    r = sub.add_parser(
+        "reidentify",
+        help="map pseudonymised user ids in a list back to the real ids",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    r.add_argument("list", metavar="LIST.csv", help="a CSV whose first column is user_id")
+    r.add_argument("--key", required=True, metavar="KEYFILE", help="the --pseudonymize key")
+    r.add_argument("--out", required=True, metavar="FILE", help="where to write the mapped CSV")
+    r.add_argument(
+        "--events",
+        metavar="EVENTS",
+        help="recompute the pseudonyms from this raw event log instead of the key's id table",
+    )
+    _mapping_flags(r)
     return parser
 
 
 def config_from_args(args: argparse.Namespace, base: ChurnConfig | None = None) -> ChurnConfig:
-    """Flags over ``--config`` over defaults."""
+    """Flags over ``--config`` over defaults; a bad setting raises :class:`ConfigError`."""
+    try:
+        return _config_from_args(args, base)
+    except (EventDataError, ConfigError):
+        raise
+    except OSError as exc:  # the --config file named by the user
+        raise ConfigError(
+            f"Cannot read the config file {args.config}: {exc.strerror}. Check the path."
+        ) from None
+    except (ValueError, TypeError) as exc:  # dataclass validation, TOML syntax, wrong types
+        raise ConfigError(f"Invalid setting: {exc}") from None
+
+
+def _config_from_args(args: argparse.Namespace, base: ChurnConfig | None) -> ChurnConfig:
     cfg = base or (
         ChurnConfig.from_toml(args.config) if getattr(args, "config", None) else ChurnConfig()
     )
@@ -218,22 +260,50 @@ class _Progress:
 def _load(args, schema, say):
     from churn_core.ingest import load_events
 
+    hasher = _pseudonymizer(args)
     say(f"reading {args.events}", 0.0)
-    log = load_events(args.events, schema)
+    log = load_events(args.events, schema, pseudonymize=hasher)
+    if hasher is not None:
+        say(f"user ids pseudonymised; id table kept next to the key: {hasher.save_pairs()}", 0.0)
     for line in log.report.lines():
         say(line, 0.0)
     return log
+
+
+def _pseudonymizer(args):
+    """The --pseudonymize hasher, refusing a key inside an output folder (e.g. next to exports)."""
+    key = getattr(args, "pseudonymize", None)
+    if not key:
+        return None
+    from churn_core.privacy import Pseudonymizer
+
+    key_dir = Path(key).expanduser().resolve().parent
+    for flag in ("out", "model_dir"):
+        target = getattr(args, flag, None)
+        if not target:
+            continue
+        out = Path(target).expanduser().resolve()
+        out_dir = out if flag == "model_dir" else out.parent
+        if key_dir == out_dir or out_dir in key_dir.parents:
+            raise ConfigError(
+                f"The key file {key} is inside the output folder of --{flag.replace('_', '-')} "
+                f"({out_dir}). Keep the key elsewhere (e.g. ~/.churn/key), never next to exports."
+            )
+    return Pseudonymizer(key)
 
 
 def _timestamp(value: str | None, what: str) -> pd.Timestamp | None:
     if value is None:
         return None
     try:
-        return pd.Timestamp(value)
-    except (ValueError, TypeError):
-        raise EventDataError(
-            [f"{what} {value!r} is not a date; write it like 2011-09-10."]
-        ) from None
+        t = pd.Timestamp(value)
+    except (ValueError, TypeError, OverflowError):
+        t = pd.NaT
+    if t is pd.NaT or pd.isna(t):
+        raise EventDataError([f"{what} {value!r} is not a date; write it like 2011-09-10."])
+    if t.tzinfo is not None:  # event times are naive UTC
+        t = t.tz_convert("UTC").tz_localize(None)
+    return t
 
 
 def cmd_train(args, say) -> int:
@@ -329,6 +399,32 @@ def cmd_explain(args, say) -> int:
     return 0
 
 
+def cmd_reidentify(args, say) -> int:
+    from churn_core.privacy import pairs_from_ids, read_id_table, reidentify_file
+
+    if args.events:
+        cfg = config_from_args(args)
+        args.pseudonymize = None  # the raw log is read as it is, then hashed here
+        log = _load(args, cfg.schema, say)
+        pairs = pairs_from_ids(log.frame["user_id"], args.key)
+    else:
+        from churn_core.privacy import Pseudonymizer
+
+        table = Pseudonymizer(args.key).id_table if Path(args.key).exists() else None
+        if table is None or not table.exists():
+            raise ConfigError(
+                f"No id table next to the key {args.key} (expected {args.key}.ids.csv). Pass "
+                "the raw event log the list came from with --events."
+            )
+        pairs = read_id_table(table)
+    text, mapped = reidentify_file(args.list, pairs)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, encoding="utf-8")
+    print(f"wrote {out}: {mapped:,} user ids mapped back")
+    return 0
+
+
 def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
     """Auto-fixes worth knowing (e.g. an assumed year) as ``warning: …`` lines on stderr."""
     print(f"warning: {message}", file=sys.stderr)
@@ -339,7 +435,34 @@ COMMANDS = {
     "score": cmd_score,
     "evaluate": cmd_evaluate,
     "explain": cmd_explain,
+    "reidentify": cmd_reidentify,
 }
+
+
+def _names_user_path(err: OSError, args: argparse.Namespace) -> bool:
+    """True when ``err`` is about a path given on the command line (or inside one)."""
+    if (
+        not isinstance(
+            err,
+            (
+                FileNotFoundError,
+                IsADirectoryError,
+                NotADirectoryError,
+                PermissionError,
+                FileExistsError,
+            ),
+        )
+        or not err.filename
+    ):
+        return False
+    failed = Path(str(err.filename)).expanduser().absolute()
+    for flag in ("events", "model_dir", "out", "config", "list", "key", "pseudonymize"):
+        given = getattr(args, flag, None)
+        if given:
+            p = Path(given).expanduser().absolute()
+            if failed == p or p in failed.parents or failed in p.parents:
+                return True
+    return False
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -349,13 +472,15 @@ def main(argv: list[str] | None = None) -> int:
     say = _Progress(args.quiet)
     try:
         return COMMANDS[args.command](args, say)
-    except (EventDataError, ModelBundleError) as err:
+    except (EventDataError, ModelBundleError, ConfigError) as err:
         msg = err.one_line() if isinstance(err, EventDataError) else str(err)
-        print(f"error: {msg}", file=sys.stderr)
-        return 2
-    except (ValueError, FileNotFoundError, IsADirectoryError, PermissionError) as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(f"error: {' '.join(msg.split())}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # e.g. `... | head`: the reader left; nothing to report
         sys.stderr.close()
         return 0
+    except OSError as err:  # only a file the user named; anything else is a bug
+        if not _names_user_path(err, args):
+            raise
+        print(f"error: cannot write or read {err.filename}: {err.strerror}.", file=sys.stderr)
+        return 2

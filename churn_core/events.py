@@ -22,6 +22,7 @@ class ValidationReport:
     warnings: tuple[str, ...] = ()
     mapping: tuple[tuple[str, str], ...] = ()  # (canonical column, where it came from)
     layout: str = "canonical"
+    personal_columns: tuple[tuple[str, str], ...] = ()  # (column, what it looks like), dropped
 
     @property
     def rows_dropped(self) -> int:
@@ -31,6 +32,11 @@ class ValidationReport:
         """Plain-language summary, one fact per line."""
         out = [f"Read {self.rows_read:,} rows ({self.layout} layout); kept {self.rows_kept:,}."]
         out += [f"Dropped {n:,} rows: {reason}" for reason, n in self.dropped]
+        out += [
+            f"Dropped column {col}: it looks like personal data ({kind}) and is not stored. "
+            "Map it on purpose (e.g. --user-col) if you need it."
+            for col, kind in self.personal_columns
+        ]
         out += list(self.warnings)
         return out
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 import os
 import warnings
+from collections.abc import Callable
 from typing import BinaryIO
 
 import numpy as np
@@ -39,6 +40,7 @@ from churn_core.layouts import (
     normalise_events,
 )
 from churn_core.loading import read_events
+from churn_core.pii import PersonalColumn, find_personal_columns
 from churn_core.timestamps import DAYS_SINCE_PRIOR, parse_timestamps, relative_timeline
 from churn_core.values import clean_ids, example_rows, find_column, to_number
 
@@ -52,34 +54,44 @@ FLAGS = {f: "--" + f.replace("_", "-") for f in (*_FIELDS, "quantity_col", "pric
 _ROLES = {"user_col": "user id", "time_col": "timestamp"}
 _MAX_SHOWN = 30
 _DEFAULT_SCHEMA = SchemaConfig()  # frozen, so sharing one default is safe
+IdHasher = Callable[[pd.Series], pd.Series]
 
 
 def load_events(
     source: str | os.PathLike | bytes | BinaryIO,
     schema: SchemaConfig = _DEFAULT_SCHEMA,
     name: str | None = None,
+    pseudonymize: IdHasher | None = None,
 ) -> EventLog:
     """Read a file (path, bytes or binary file) and validate it.
 
-    ``read_events(source, name)`` then ``validate_events(raw, schema)``.
+    ``read_events(source, name)`` then ``validate_events(raw, schema, pseudonymize)``.
     """
-    return validate_events(read_events(source, name=name), schema)
+    return validate_events(read_events(source, name=name), schema, pseudonymize)
 
 
-def validate_events(raw: pd.DataFrame, schema: SchemaConfig = _DEFAULT_SCHEMA) -> EventLog:
+def validate_events(
+    raw: pd.DataFrame,
+    schema: SchemaConfig = _DEFAULT_SCHEMA,
+    pseudonymize: IdHasher | None = None,
+) -> EventLog:
     """Turn a raw frame into an :class:`EventLog`.
 
     Raises :class:`EventDataError` listing every problem found, each naming the column (and
     row) and the fix. Auto-fixes that need attention are both ``warnings.warn``-ed and kept in
-    ``report.warnings``.
+    ``report.warnings``. Columns that look like personal data (``churn_core.pii``) and are
+    not named in ``schema`` are dropped first and listed in ``report.personal_columns``.
+    ``pseudonymize`` (e.g. :class:`churn_core.privacy.Pseudonymizer`) replaces user ids as
+    soon as they are read, so no later message, table or file sees the raw ids.
     """
     name = raw.attrs.get("source_name", "the event log")
     if raw.shape[1] == 0 or len(raw) == 0:
         raise EventDataError([f"'{name}' has no rows. Check that you exported the whole log."])
     if not isinstance(raw.index, pd.RangeIndex):
         raw = raw.reset_index(drop=True)  # masks below are positional
+    raw, personal = _drop_personal_columns(raw, schema)
     det = detect_schema(raw, schema)
-    v = _Validation(raw, det, schema)
+    v = _Validation(raw, det, schema, personal, pseudonymize)
     v.run()
     if v.problems:
         raise EventDataError(v.problems)
@@ -90,11 +102,34 @@ def validate_events(raw: pd.DataFrame, schema: SchemaConfig = _DEFAULT_SCHEMA) -
     return log
 
 
+def _drop_personal_columns(
+    raw: pd.DataFrame, schema: SchemaConfig
+) -> tuple[pd.DataFrame, list[PersonalColumn]]:
+    """``raw`` without the personal-data columns that ``schema`` does not name on purpose."""
+    named = {getattr(schema, f) for f in FLAGS if getattr(schema, f)}
+    personal = [p for p in find_personal_columns(raw) if p.column not in named]
+    if not personal:
+        return raw, []
+    attrs = dict(raw.attrs)
+    out = raw.loc[:, ~raw.columns.astype(str).isin([p.column for p in personal])]
+    out.attrs.update(attrs)
+    return out, personal
+
+
 class _Validation:
     """One pass over a raw frame: collects problems, drop reasons, warnings and the mapping."""
 
-    def __init__(self, raw: pd.DataFrame, det: DetectedSchema, schema: SchemaConfig):
+    def __init__(
+        self,
+        raw: pd.DataFrame,
+        det: DetectedSchema,
+        schema: SchemaConfig,
+        personal: list[PersonalColumn] | None = None,
+        pseudonymize: IdHasher | None = None,
+    ):
         self.raw, self.det, self.schema = raw, det, schema
+        self.personal = personal or []
+        self.pseudonymize = pseudonymize
         self.keep = np.ones(len(raw), dtype=bool)
         self.dropped: dict[str, int] = {}
         self.problems: list[str] = []
@@ -158,6 +193,12 @@ class _Validation:
         hint = ""
         if self.raw.attrs.get("header") is False:
             hint = " The file seems to have no header row, so its columns are named column_1, ..."
+        if self.personal:
+            shown = ", ".join(f"{p.column} ({p.kind})" for p in self.personal[:5])
+            hint += (
+                f" Set aside as personal data: {shown}; to use one as the user id, name it "
+                "with --user-col (and add --pseudonymize KEYFILE)."
+            )
         for fld, flag in FLAGS.items():
             given = getattr(self.schema, fld)
             if given and given not in self.raw.columns:
@@ -186,6 +227,14 @@ class _Validation:
         col = self.col("user_col")
         users, how = clean_ids(self.raw[col])
         self.drop(users.isna().to_numpy(), f"missing user id (column {col} empty)")
+        if self.pseudonymize is not None:
+            users = self.pseudonymize(users)
+            how += " (pseudonymised, HMAC-SHA256)"
+        elif find_personal_columns(self.raw[[col]].iloc[:, :1]):
+            self.notes.append(
+                f"User ids in column {col} look like personal data. Pass --pseudonymize "
+                "KEYFILE so that models, scores and exports hold keyed hashes instead."
+            )
         self.out["user_id"] = users
         self.mapping.append(("user_id", col + how))
 
@@ -376,5 +425,6 @@ class _Validation:
             warnings=tuple(self.notes),
             mapping=tuple(self.mapping),
             layout=self.det.layout,
+            personal_columns=tuple((p.column, p.kind) for p in self.personal),
         )
         return EventLog(frame, report, self.has_amount)

@@ -215,7 +215,8 @@ def _to_datetime_mixed(text: pd.Series, dayfirst: bool) -> pd.Series:
         out = pd.to_datetime(text, format="mixed", dayfirst=dayfirst, errors="coerce", utc=True)
     except (ValueError, TypeError):
         return pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns]")
-    return out.dt.tz_convert(None).astype("datetime64[ns]")
+    out = out.dt.tz_convert(None)
+    return out.where((out >= _LO) & (out <= _HI)).astype("datetime64[ns]")  # year 123 is NaT
 
 
 def _dayfirst(text: pd.Series) -> bool | None:
