@@ -48,6 +48,7 @@ __all__ = ["DetectedSchema", "detect_schema", "load_events", "validate_events"]
 
 logger = logging.getLogger(__name__)
 
+MAX_ABS_NUMBER = 1e12  # larger amounts, quantities and prices are read as errors
 MAX_UNREADABLE_TIMES = 0.05  # share of unreadable timestamps that is dropped, not refused
 _FIELDS = ("user_col", "time_col", "event_col", "amount_col", "item_col", "category_col")
 FLAGS = {f: "--" + f.replace("_", "-") for f in (*_FIELDS, "quantity_col", "price_col")}
@@ -369,20 +370,27 @@ class _Validation:
         self.mapping.append(("amount", how))
 
     def _number(self, col: str, fld: str) -> pd.Series:
-        """A numeric column; non-numeric cells are NaN (a warning, or a problem if most are)."""
+        """A numeric column; non-numeric cells are NaN (a warning, or a problem if most are).
+
+        Infinite values and magnitudes beyond ``MAX_ABS_NUMBER`` count as non-numeric: no
+        order is worth 10^12, and such values would overflow the spend features.
+        """
         values = self.number(col)
+        values = values.where(values.abs() <= MAX_ABS_NUMBER)
         present = self.raw[col].notna().to_numpy() & self.keep
         bad = present & values.isna().to_numpy()
         n_bad, n_present = int(bad.sum()), int(present.sum())
         shown = example_rows(self.raw[col], bad) if n_bad else ""
         if n_bad and n_bad * 2 > n_present:
             self.problems.append(
-                f"Column {col} is not numeric in {n_bad:,} of {n_present:,} rows "
-                f"({shown}). Choose another column with {FLAGS[fld]}."
+                f"Column {col} is not numeric in {n_bad:,} of {n_present:,} rows ({shown}; "
+                f"infinite values and values beyond ±1e12 count too). Choose another column "
+                f"with {FLAGS[fld]}."
             )
         elif n_bad:
             self.notes.append(
-                f"{n_bad:,} non-numeric values in column {col} ({shown}) were read as 0."
+                f"{n_bad:,} non-numeric values in column {col} ({shown}; or infinite, or beyond "
+                "±1e12) were read as 0."
             )
         return values
 

@@ -22,7 +22,6 @@ def check_load(data: bytes, name: str):
             log = load_events(data, name=name)
         except EventDataError as err:
             assert err.problems and all(isinstance(p, str) and p.strip() for p in err.problems)
-            assert "\n" not in err.one_line().replace("\n", "") or True
             return None
     frame, report = log.frame, log.report
     assert report.rows_read == report.rows_kept + report.rows_dropped
@@ -41,7 +40,7 @@ def test_any_file_gives_a_log_or_one_clear_error(case):
     check_load(data, name)
 
 
-@settings(max_examples=examples("ingest") // 4)
+@settings(max_examples=examples("plausible"))
 @given(plausible_logs())
 def test_plausible_logs_load_with_every_row_counted(frame: pd.DataFrame):
     check_load(frame.to_csv(index=False).encode(), "events.csv")

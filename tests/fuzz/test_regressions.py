@@ -1,0 +1,43 @@
+"""Every failing case the fuzz suite found, kept as a file and replayed through ingest and CLI.
+
+Each file in ``regressions/`` crashed the workbench with a traceback before its fix. They now
+must load or give one EventDataError, and ``score`` must exit 0 or 2 with one ``error:`` line.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.fuzz.test_cli_fuzz import score_file
+from tests.fuzz.test_ingest_fuzz import check_load
+
+HERE = Path(__file__).parent / "regressions"
+FOUND = {  # file -> what it broke (and where the fix is)
+    "utf16_truncated.csv": "UnicodeDecodeError on a UTF-16 file cut mid-character (loading.py)",
+    "carriage_return_in_header.csv": "csv.Error from a lone CR in the header (loading.py)",
+    "mixed_dates_year_123.csv": "OutOfBoundsDatetime for year 123 in mixed dates (timestamps.py)",
+    "amounts_inf_and_1e308.csv": "inf/1e308 amounts gave infinite features: sklearn ValueError "
+    "in score (ingest.py reads |x| > 1e12 and inf as unreadable)",
+    "score_nothing_before_as_of.csv.gz": "IndexError in features when nobody has events before "
+    "--as-of (features.py), instead of 'nobody to score'",
+}
+EXPECT_SCORE_OK = {"amounts_inf_and_1e308.csv", "mixed_dates_year_123.csv"}
+
+
+def test_every_regression_file_is_listed():
+    assert sorted(p.name for p in HERE.iterdir()) == sorted(FOUND)
+
+
+@pytest.mark.parametrize("name", sorted(FOUND))
+def test_regression_file_loads_or_fails_clearly(name):
+    check_load((HERE / name).read_bytes(), name)
+
+
+@pytest.mark.parametrize("name", sorted(FOUND))
+@pytest.mark.parametrize("as_of", [[], ["--as-of", "2023-06-01"]])
+def test_regression_file_scores_or_fails_in_one_line(bundle, name, as_of):
+    rc = score_file(bundle, name, (HERE / name).read_bytes(), as_of)
+    if name in EXPECT_SCORE_OK and not as_of:
+        assert rc == 0
