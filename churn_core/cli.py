@@ -271,12 +271,21 @@ def _load(args, schema, say):
 
 
 def _pseudonymizer(args):
-    """The --pseudonymize hasher, refusing a key inside an output folder (e.g. next to exports)."""
+    """The --pseudonymize hasher (None without the flag)."""
     key = getattr(args, "pseudonymize", None)
     if not key:
         return None
     from churn_core.privacy import Pseudonymizer
 
+    _check_key_place(args)
+    return Pseudonymizer(key)
+
+
+def _check_key_place(args) -> None:
+    """Refuse a --pseudonymize key inside an output folder (next to the exports or bundle)."""
+    key = getattr(args, "pseudonymize", None)
+    if not key:
+        return
     key_dir = Path(key).expanduser().resolve().parent
     for flag in ("out", "model_dir"):
         target = getattr(args, flag, None)
@@ -289,7 +298,6 @@ def _pseudonymizer(args):
                 f"The key file {key} is inside the output folder of --{flag.replace('_', '-')} "
                 f"({out_dir}). Keep the key elsewhere (e.g. ~/.churn/key), never next to exports."
             )
-    return Pseudonymizer(key)
 
 
 def _timestamp(value: str | None, what: str) -> pd.Timestamp | None:
@@ -471,6 +479,7 @@ def main(argv: list[str] | None = None) -> int:
     warnings.showwarning = _one_line_warning
     say = _Progress(args.quiet)
     try:
+        _check_key_place(args)
         return COMMANDS[args.command](args, say)
     except (EventDataError, ModelBundleError, ConfigError) as err:
         msg = err.one_line() if isinstance(err, EventDataError) else str(err)
