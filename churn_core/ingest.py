@@ -42,7 +42,13 @@ from churn_core.layouts import (
 from churn_core.loading import read_events
 from churn_core.pii import PersonalColumn, find_personal_columns
 from churn_core.timestamps import DAYS_SINCE_PRIOR, parse_timestamps, relative_timeline
-from churn_core.values import clean_ids, example_rows, find_column, to_number
+from churn_core.values import (
+    clean_ids,
+    example_rows,
+    find_column,
+    replace_control_chars,
+    to_number,
+)
 
 __all__ = ["DetectedSchema", "detect_schema", "load_events", "validate_events"]
 
@@ -226,7 +232,7 @@ class _Validation:
 
     def _users(self) -> None:
         col = self.col("user_col")
-        users, how = clean_ids(self.raw[col])
+        users, how = self._labels_from(col)
         self.drop(users.isna().to_numpy(), f"missing user id (column {col} empty)")
         if self.pseudonymize is not None:
             users = self.pseudonymize(users)
@@ -394,13 +400,24 @@ class _Validation:
             )
         return values
 
+    def _labels_from(self, col: str) -> tuple[pd.Series, str]:
+        """``clean_ids`` of a column, control characters replaced (with a note)."""
+        values, how = clean_ids(self.raw[col])
+        values, n_control = replace_control_chars(values)
+        if n_control:
+            self.notes.append(
+                f"{n_control:,} values in column {col} held control characters (e.g. NUL); "
+                "they were replaced with '\ufffd'. Check the export of that column."
+            )
+        return values, how
+
     def _labels(self) -> None:
         for fld, out in (("item_col", "item_id"), ("category_col", "category")):
             col = self.col(fld)
             if not col:
                 self.out[out] = pd.Series(np.nan, index=self.raw.index, dtype="str")
                 continue
-            values, how = clean_ids(self.raw[col])
+            values, how = self._labels_from(col)
             backup = category_fallback(self.raw, col) if out == "category" else None
             if backup and backup != col:
                 values = values.fillna(clean_ids(self.raw[backup])[0])

@@ -36,27 +36,36 @@ def check_outcome(rc: int, stderr: str) -> None:
     assert len(errors[0]) > len("error: ") + 10
 
 
-def score_file(bundle: Path, name: str, data: bytes, extra: list[str] = ()) -> int:
+def score_file(
+    bundle: Path, name: str, data: bytes, extra: list[str] = (), out_name: str = "scores.csv"
+) -> int:
     """Score ``data`` saved as ``name``; checks the outcome and returns the exit status."""
     with tempfile.TemporaryDirectory() as tmp:
         src = Path(tmp) / name
         src.write_bytes(data)
-        out = Path(tmp) / "out" / "scores.csv"
+        out = Path(tmp) / "out" / out_name
         rc, stderr = run_cli(
             ["-q", "score", str(src), "--model-dir", str(bundle), "--out", str(out), *extra]
         )
         check_outcome(rc, stderr)
         if rc == 0:
-            scores = pd.read_csv(out, dtype={"user_id": str})
+            if out.suffix == ".xlsx":
+                scores = pd.read_excel(out, dtype={"user_id": str})
+            else:
+                scores = pd.read_csv(out, dtype={"user_id": str}, comment=None)
             assert len(scores) > 0 and scores["churn_probability"].between(0, 1).all()
         return rc
 
 
 @settings(max_examples=examples("cli_score"))
-@given(log_files(), st.sampled_from([[], ["--as-of", "2023-06-01"], ["--as-of", "not a date"]]))
-def test_score_any_file(bundle, case, extra):
+@given(
+    log_files(),
+    st.sampled_from([[], ["--as-of", "2023-06-01"], ["--as-of", "not a date"]]),
+    st.sampled_from(["scores.csv", "scores.xlsx"]),
+)
+def test_score_any_file(bundle, case, extra, out_name):
     name, data = case
-    score_file(bundle, name, data, extra)
+    score_file(bundle, name, data, extra, out_name)
 
 
 @settings(max_examples=examples("cli_train"))

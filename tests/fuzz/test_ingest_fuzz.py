@@ -30,6 +30,7 @@ def check_load(data: bytes, name: str):
     assert frame["timestamp"].dtype == "datetime64[ns]"
     assert np.isfinite(frame["amount"].to_numpy()).all()
     assert frame["user_id"].nunique() >= 2
+    assert not frame["user_id"].str.contains(r"[\x00-\x08\x0b\x0c\x0e-\x1f]").any()
     return log
 
 

@@ -20,10 +20,16 @@ FOUND = {  # file -> what it broke (and where the fix is)
     "mixed_dates_year_123.csv": "OutOfBoundsDatetime for year 123 in mixed dates (timestamps.py)",
     "amounts_inf_and_1e308.csv": "inf/1e308 amounts gave infinite features: sklearn ValueError "
     "in score (ingest.py reads |x| > 1e12 and inf as unreadable)",
+    "control_chars_in_ids.csv": "openpyxl IllegalCharacterError writing score --out .xlsx "
+    "for ids with control characters (ingest.py now replaces them, with a warning)",
     "score_nothing_before_as_of.csv.gz": "IndexError in features when nobody has events before "
     "--as-of (features.py), instead of 'nobody to score'",
 }
-EXPECT_SCORE_OK = {"amounts_inf_and_1e308.csv", "mixed_dates_year_123.csv"}
+EXPECT_SCORE_OK = {
+    "amounts_inf_and_1e308.csv",
+    "mixed_dates_year_123.csv",
+    "control_chars_in_ids.csv",
+}
 
 
 def test_every_regression_file_is_listed():
@@ -37,7 +43,8 @@ def test_regression_file_loads_or_fails_clearly(name):
 
 @pytest.mark.parametrize("name", sorted(FOUND))
 @pytest.mark.parametrize("as_of", [[], ["--as-of", "2023-06-01"]])
-def test_regression_file_scores_or_fails_in_one_line(bundle, name, as_of):
-    rc = score_file(bundle, name, (HERE / name).read_bytes(), as_of)
+@pytest.mark.parametrize("out_name", ["s.csv", "s.xlsx"])
+def test_regression_file_scores_or_fails_in_one_line(bundle, name, as_of, out_name):
+    rc = score_file(bundle, name, (HERE / name).read_bytes(), as_of, out_name)
     if name in EXPECT_SCORE_OK and not as_of:
         assert rc == 0
