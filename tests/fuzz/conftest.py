@@ -17,13 +17,13 @@ from hypothesis import HealthCheck, Phase, settings
 AS_OF = pd.Timestamp("2023-10-01")
 
 CI_EXAMPLES = {"ingest": 400, "plausible": 100, "cli_score": 60, "cli_train": 6}
-_LONG_SHARE = {"ingest": 1.0, "plausible": 0.25, "cli_score": 0.1, "cli_train": 0.005}
+_LONG_SHARE = {"ingest": 1.0, "plausible": 0.25, "cli_score": 0.02, "cli_train": 0.002}
 LONG_RUN = bool(os.environ.get("CHURN_FUZZ_EXAMPLES"))
 
 
 def examples(kind: str) -> int:
     """``max_examples`` for one fuzz test: the CI figure, or a share of ``CHURN_FUZZ_EXAMPLES``
-    (all of it for ingest, 1/4 for plausible logs, 1/10 for CLI score, 1/200 for CLI train)."""
+    (all of it for ingest, 1/4 for plausible logs, 1/50 for CLI score, 1/500 for CLI train)."""
     if not LONG_RUN:
         return CI_EXAMPLES[kind]
     return max(CI_EXAMPLES[kind], int(int(os.environ["CHURN_FUZZ_EXAMPLES"]) * _LONG_SHARE[kind]))
