@@ -220,3 +220,19 @@ def test_hashed_email_ids_mapped_on_purpose():
     log = load_events(frame.to_csv(index=False).encode(), SchemaConfig(user_col="email_sha256"))
     assert log.n_users == 8 and log.report.personal_columns == ()
     assert not any("personal data" in w for w in log.report.warnings)
+
+
+def test_no_telemetry_and_no_network_code():
+    import tomllib
+
+    repo = Path(__file__).resolve().parents[2]
+    config = tomllib.loads((repo / ".streamlit" / "config.toml").read_text())
+    assert config["browser"]["gatherUsageStats"] is False
+    sources = [p for d in ("churn_core", "churn_app") for p in (repo / d).rglob("*.py")]
+    assert len(sources) > 20
+    for path in sources:
+        text = path.read_text()
+        for needle in ("import requests", "urllib.request", "import socket", "http.client"):
+            assert needle not in text, path
+        if "from_pretrained(" in text:  # models only from local folders, never a hub
+            assert text.count("from_pretrained(") == text.count("local_files_only=True"), path
