@@ -410,6 +410,10 @@ def cmd_explain(args, say) -> int:
 def cmd_reidentify(args, say) -> int:
     from churn_core.privacy import pairs_from_ids, read_id_table, reidentify_file
 
+    if not Path(args.key).expanduser().is_file():
+        raise ConfigError(
+            f"Key file {args.key} not found. Name the KEYFILE that --pseudonymize used."
+        )
     if args.events:
         cfg = config_from_args(args)
         args.pseudonymize = None  # the raw log is read as it is, then hashed here
@@ -418,8 +422,8 @@ def cmd_reidentify(args, say) -> int:
     else:
         from churn_core.privacy import Pseudonymizer
 
-        table = Pseudonymizer(args.key).id_table if Path(args.key).exists() else None
-        if table is None or not table.exists():
+        table = Pseudonymizer(args.key).id_table
+        if not table.exists():
             raise ConfigError(
                 f"No id table next to the key {args.key} (expected {args.key}.ids.csv). Pass "
                 "the raw event log the list came from with --events."

@@ -9,7 +9,12 @@ Rules, in the order they are applied (a row dropped for one reason is not counte
   ``report.dropped``: repeated header rows, missing user id, missing or unreadable timestamp,
   missing event type, stock adjustments (negative quantity on an invoice without a "C").
   ``rows_read == rows_kept + sum(dropped)`` always holds.
-* Non-numeric amounts in a minority of rows keep the row with amount 0 and add a warning.
+* Non-numeric amounts in a minority of rows keep the row with amount 0 and add a warning
+  (infinite values and magnitudes beyond 1e12 count as non-numeric).
+* Columns that look like personal data (``churn_core.pii``) and are not named in the schema
+  are dropped before anything else and listed in ``report.personal_columns``.
+* Control characters in ids, items and categories are replaced with U+FFFD (a warning).
+* ``pseudonymize`` (optional) replaces user ids as soon as they are read.
 
 Derivations: ``amount`` is the amount column if there is one, else quantity × price, else the
 price on ``purchase`` rows and 0 on other events (a view's price is not money spent; a log
