@@ -293,7 +293,8 @@ def _check_key_place(args) -> None:
             continue
         out = Path(target).expanduser().resolve()
         out_dir = out if flag == "model_dir" else out.parent
-        if key_dir == out_dir or out_dir in key_dir.parents:
+        inside_bundle = flag == "model_dir" and out_dir in key_dir.parents
+        if key_dir == out_dir or inside_bundle:
             raise ConfigError(
                 f"The key file {key} is inside the output folder of --{flag.replace('_', '-')} "
                 f"({out_dir}). Keep the key elsewhere (e.g. ~/.churn/key), never next to exports."
