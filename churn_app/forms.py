@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from churn_core.config import CLASSIFIERS, ENCODERS, ChurnConfig
+from churn_core.config import CLASSIFIERS, ENCODERS, ChurnConfig, SchemaConfig
+from churn_core.fields import MAPPING_FIELDS, mapping_field
+from churn_core.layouts import DetectedSchema
 
 C_VALUES = (0.001, 0.003, 0.01, 0.02, 0.05, 0.1, 0.3, 1.0, 3.0, 10.0)
 
@@ -92,4 +94,83 @@ def model_widgets(cfg: ChurnConfig) -> ChurnConfig:
             "max_events": int(max_ev),
             "finetune_epochs": int(finetune),
         },
+    )
+
+
+AUTO = "(auto / none)"
+CONFIDENCE_BADGE = {"given": "✔ given", "high": "✔ sure", "medium": "◐ likely", "low": "⚠ unsure"}
+
+
+def guess_caption(det: DetectedSchema, field: str) -> str:
+    """What detection made of ``field`` and how sure it is, for under its selectbox."""
+    guess = det.guess(field)
+    if guess is None:
+        return "not found"
+    if guess.ambiguous:
+        return f"⚠ pick one: {', '.join(guess.candidates)}"
+    if guess.column is None:
+        return "not found"
+    return f"{CONFIDENCE_BADGE.get(guess.confidence, guess.confidence)}: {guess.evidence}"
+
+
+def mapping_form(columns: list[str], det: DetectedSchema) -> SchemaConfig | None:
+    """The mapping box: one selectbox per row of the mapping-field table, pre-filled with the
+    detected column, its confidence and evidence under it. Returns the analyst's schema when
+    the form is submitted, else None."""
+    cols = [AUTO, *columns]
+    with st.form("mapping"):
+        st.markdown(
+            f"**Column mapping** (detected layout: `{det.layout}`). Check each guess and how "
+            "sure it is; change any that is wrong, then validate."
+        )
+        grid = st.columns(3)
+        chosen: dict[str, str] = {}
+        column_fields = [f for f in MAPPING_FIELDS if f.is_column]
+        for i, f in enumerate(column_fields):
+            current = getattr(det, f.name)
+            idx = cols.index(current) if current in cols else 0
+            box = grid[i % 3]
+            chosen[f.name] = box.selectbox(
+                f.label + (" *" if f.required else ""),
+                cols,
+                index=idx,
+                key=f"map_{f.name}",
+                help=f"{f.help}. Detection looks for {f.content or 'known names'}.",
+            )
+            box.caption(guess_caption(det, f.name))
+        left, mid, right = st.columns(3)
+        fmt = mapping_field("time_format")
+        time_format = left.text_input(
+            fmt.label,
+            value="",
+            placeholder=f"detected: {det.time_format or 'read from the values'}",
+            key="map_time_format",
+            help=fmt.help,
+        )
+        year = mapping_field("year")
+        year_value = mid.number_input(
+            f"{year.label} (0 = auto)", 0, 2100, 0, key="map_year", help=year.help
+        )
+        names = mapping_field("event_map")
+        detected_map = " ".join(f"{k}={v}" for k, v in det.event_map)
+        event_map_text = right.text_input(
+            f"{names.label} (RAW=NAME ...)",
+            value="",
+            placeholder=f"detected: {detected_map}" if detected_map else "e.g. 0=view 1=purchase",
+            key="map_event_map",
+            help=names.help,
+        )
+        if not st.form_submit_button("Validate with this mapping"):
+            return None
+    pairs = [p.partition("=") for p in event_map_text.replace(",", " ").split()]
+    bad = [a + s + b for a, s, b in pairs if not (s and a and b)]
+    if bad:
+        st.error(f"Event names must look like RAW=NAME (e.g. 0=view); not {', '.join(bad)}.")
+        return None
+    fields = {k: (None if v == AUTO else v) for k, v in chosen.items()}
+    return SchemaConfig(
+        **fields,  # type: ignore[arg-type]
+        time_format=time_format.strip() or None,
+        year=int(year_value) or None,
+        event_map=tuple((a, b) for a, _, b in pairs),
     )

@@ -93,7 +93,7 @@ def try_load(data: bytes, name: str, schema: SchemaConfig) -> bool:
     try:
         log = parse_events(data, name, schema_key(schema))
     except EventDataError as err:
-        st.session_state[PROBLEMS] = list(err.problems)
+        st.session_state[PROBLEMS] = err.for_app()  # worded for the mapping box, not CLI flags
         return False
     use_log(log, name)
     return True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import math
@@ -15,6 +16,7 @@ import pandas as pd
 
 from churn_core.config import CLASSIFIERS, ENCODERS, ChurnConfig
 from churn_core.errors import ConfigError, EventDataError, ModelBundleError
+from churn_core.fields import MAPPING_FIELDS
 
 EXAMPLES = """\
 examples:
@@ -25,6 +27,8 @@ examples:
   python -m churn_core explain orders.csv --model-dir models/retail --user 12347
   python -m churn_core score orders.csv --model-dir m --out list.csv --pseudonymize ~/.churn/key
   python -m churn_core reidentify list.csv --key ~/.churn/key --out list_with_ids.csv
+  python -m churn_core campaign orders.csv --model-dir models/retail --out list.csv --contact-cost 2
+  python -m churn_core outcome later_orders.csv --campaign list.csv --horizon-days 90
 """
 
 
@@ -38,30 +42,28 @@ def _privacy_flag(p: argparse.ArgumentParser) -> None:
 
 
 def _mapping_flags(p: argparse.ArgumentParser) -> None:
+    """One flag per row of the mapping-field table (``churn_core.fields``)."""
     g = p.add_argument_group("column mapping (auto-detected when omitted)")
-    for flag, what in [
-        ("--user-col", "user id"),
-        ("--time-col", "timestamp"),
-        ("--event-col", "event type"),
-        ("--amount-col", "amount / revenue"),
-        ("--item-col", "item / product id"),
-        ("--category-col", "category"),
-        ("--quantity-col", "quantity (amount = quantity x price)"),
-        ("--price-col", "unit price"),
-    ]:
-        g.add_argument(flag, metavar="COL", help=f"column holding the {what}")
-    g.add_argument(
-        "--time-format",
-        metavar="FMT",
-        help="strftime format such as '%%d/%%m/%%Y %%H:%%M', or epoch_s / epoch_ms",
-    )
-    g.add_argument("--year", type=int, help="year for dates written without one (e.g. '6-4')")
-    g.add_argument(
-        "--event-map",
-        nargs="+",
-        metavar="RAW=NAME",
-        default=[],
-        help="rename raw event values, e.g. 0=view 1=purchase 3=cart",
+    for f in MAPPING_FIELDS:
+        text = f.help.replace("%", "%%")
+        if f.kind == "column":
+            g.add_argument(f.flag, dest=f.name, metavar="COL", help=text)
+        elif f.kind == "year":
+            g.add_argument(f.flag, dest=f.name, type=int, help=text)
+        elif f.kind == "pairs":
+            g.add_argument(
+                f.flag, dest=f.name, nargs="+", metavar="RAW=NAME", default=[], help=text
+            )
+        else:
+            g.add_argument(f.flag, dest=f.name, metavar="FMT", help=text)
+
+
+def _raw_export_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--raw-export",
+        action="store_true",
+        help="write text cells exactly as they are, for machine use (default: cells a "
+        "spreadsheet would evaluate as formulas get a leading ')",
     )
 
 
@@ -132,6 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True, metavar="FILE", help="output .csv or .xlsx")
     s.add_argument("--as-of", metavar="T", help="score as of T (default: after the last event)")
     _privacy_flag(s)
+    _raw_export_flag(s)
     _mapping_flags(s)
 
     e = sub.add_parser(
@@ -151,6 +154,67 @@ def build_parser() -> argparse.ArgumentParser:
     _label_flags(e, required=True)
     _mapping_flags(e)
 
+    c = sub.add_parser(
+        "campaign",
+        help="plan a retention campaign: list size, control group, actions, expected profit",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    c.add_argument("events", help="event log file")
+    c.add_argument("--model-dir", required=True, metavar="DIR")
+    c.add_argument("--out", required=True, metavar="LIST", help="campaign list .csv or .xlsx")
+    c.add_argument("--as-of", metavar="T", help="plan as of T (default: after the last event)")
+    c.add_argument(
+        "--value",
+        type=float,
+        metavar="V",
+        help="value of saving one churner (default: each user's usual spend over the "
+        "horizon, from amounts; a log without amounts needs --value)",
+    )
+    c.add_argument("--contact-cost", type=float, metavar="C", help="cost per contact (default 1)")
+    c.add_argument(
+        "--save-rate",
+        type=float,
+        metavar="R",
+        help="share of contacted churners who stay because of the contact (default 0.2)",
+    )
+    c.add_argument("--budget", type=float, metavar="B", help="cap on the total contact cost")
+    c.add_argument(
+        "--size", type=int, metavar="N", help="list size (default: the profit-maximising size)"
+    )
+    c.add_argument(
+        "--control-share",
+        type=float,
+        metavar="S",
+        help="share held out as a control group, not contacted (default 0.1)",
+    )
+    c.add_argument("--seed", type=int, metavar="S", help="control-group seed (default 0)")
+    c.add_argument("--config", metavar="FILE.toml", help="[campaign] table (flags override it)")
+    _raw_export_flag(c)
+    _privacy_flag(c)
+    _mapping_flags(c)
+
+    o = sub.add_parser(
+        "outcome",
+        help="did the campaign work: realised churn, uplift with CI, forecast quality",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    o.add_argument("events", help="event log covering the outcome window")
+    o.add_argument("--campaign", required=True, metavar="LIST", help="file written by `campaign`")
+    o.add_argument(
+        "--horizon-days",
+        type=int,
+        metavar="H",
+        help="outcome window length (default: the campaign file's horizon_days)",
+    )
+    o.add_argument("--as-of", metavar="T", help="campaign time (default: from the file)")
+    o.add_argument("--json", action="store_true", help="print one JSON object")
+    o.add_argument("--out", metavar="FILE", help="also write the report as .csv or .xlsx")
+    _raw_export_flag(o)
+    _privacy_flag(o)
+    _mapping_flags(o)
+
     x = sub.add_parser("explain", help="one user's full explanation")
     x.add_argument("events", help="event log file")
     x.add_argument("--model-dir", required=True, metavar="DIR")
@@ -164,30 +228,40 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    r.add_argument("list", metavar="LIST.csv", help="a CSV whose first column is user_id")
+    r.add_argument(
+        "list", metavar="LIST", help="a .csv or .xlsx list whose first column is user_id"
+    )
     r.add_argument("--key", required=True, metavar="KEYFILE", help="the --pseudonymize key")
-    r.add_argument("--out", required=True, metavar="FILE", help="where to write the mapped CSV")
+    r.add_argument("--out", required=True, metavar="FILE", help="the mapped list, .csv or .xlsx")
     r.add_argument(
         "--events",
         metavar="EVENTS",
         help="recompute the pseudonyms from this raw event log instead of the key's id table",
     )
+    _raw_export_flag(r)
     _mapping_flags(r)
     return parser
 
 
-def config_from_args(args: argparse.Namespace, base: ChurnConfig | None = None) -> ChurnConfig:
-    """Flags over ``--config`` over defaults; a bad setting raises :class:`ConfigError`."""
+@contextlib.contextmanager
+def _config_errors(config_path: str | None = None):
+    """Settings that fail validation (flags, TOML) become one :class:`ConfigError`."""
     try:
-        return _config_from_args(args, base)
+        yield
     except (EventDataError, ConfigError):
         raise
     except OSError as exc:  # the --config file named by the user
         raise ConfigError(
-            f"Cannot read the config file {args.config}: {exc.strerror}. Check the path."
+            f"Cannot read the config file {config_path}: {exc.strerror}. Check the path."
         ) from None
     except (ValueError, TypeError) as exc:  # dataclass validation, TOML syntax, wrong types
         raise ConfigError(f"Invalid setting: {exc}") from None
+
+
+def config_from_args(args: argparse.Namespace, base: ChurnConfig | None = None) -> ChurnConfig:
+    """Flags over ``--config`` over defaults; a bad setting raises :class:`ConfigError`."""
+    with _config_errors(getattr(args, "config", None)):
+        return _config_from_args(args, base)
 
 
 def _config_from_args(args: argparse.Namespace, base: ChurnConfig | None) -> ChurnConfig:
@@ -195,20 +269,9 @@ def _config_from_args(args: argparse.Namespace, base: ChurnConfig | None) -> Chu
         ChurnConfig.from_toml(args.config) if getattr(args, "config", None) else ChurnConfig()
     )
     schema = {
-        k: getattr(args, k)
-        for k in (
-            "user_col",
-            "time_col",
-            "event_col",
-            "amount_col",
-            "item_col",
-            "category_col",
-            "quantity_col",
-            "price_col",
-            "time_format",
-            "year",
-        )
-        if getattr(args, k, None) is not None
+        f.name: getattr(args, f.name)
+        for f in MAPPING_FIELDS
+        if f.kind != "pairs" and getattr(args, f.name, None) is not None
     }
     if getattr(args, "event_map", None):
         pairs = []
@@ -347,6 +410,7 @@ def cmd_train(args, say) -> int:
 def cmd_score(args, say) -> int:
     from churn_core.bundle import load_model
     from churn_core.explain import explain_model, sample_background
+    from churn_core.export import write_export
     from churn_core.pipeline import score_table
     from churn_core.table import scoring_table
 
@@ -363,29 +427,36 @@ def cmd_score(args, say) -> int:
     ids = pd.Index(table.user_id.astype(str))
     reasons = explain_model(model, table.X, ids, sample_background(table.X)).reasons
     scores = scores.join(reasons, on="user_id")
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if out.suffix.lower() == ".xlsx":
-        scores.to_excel(out, index=False)
-    else:
-        scores.to_csv(out, index=False)
+    meta = {
+        "as_of": f"{as_of:%Y-%m-%d %H:%M}",
+        "horizon_days": cfg.label.horizon_days,
+        "model": cfg.model.classifier,
+        "source": Path(args.events).name,
+    }
+    out = write_export(scores, args.out, meta, raw=args.raw_export)
     print(f"wrote {len(scores):,} users to {out}")
     return 0
 
 
 def cmd_evaluate(args, say) -> int:
-    from churn_core.evaluate import evaluate
+    from churn_core.evaluate import evaluate, recommendation_check
 
     cfg = config_from_args(args)
     log = _load(args, cfg.schema, say)
     report = evaluate(
         log, cfg, _timestamp(args.cutoff, "--cutoff"), ladder=args.ladder, progress=say
     )
+    recs = recommendation_check(log, _timestamp(args.cutoff, "--cutoff"), cfg.label.horizon_days)
     if args.json:
-        for row in report.to_dict("records"):
+        for row in report.to_dict("records") + (
+            recs.to_dict("records") if recs is not None else []
+        ):
             print(json.dumps({k: _json_value(v) for k, v in row.items()}))
     else:
         print(report.round(4).to_string(index=False))
+        if recs is not None:
+            print("\nRecommended items: hit rate at 5 among users who buy in [T, T+H)")
+            print(recs.round(4).to_string(index=False))
     return 0
 
 
@@ -409,7 +480,8 @@ def cmd_explain(args, say) -> int:
 
 
 def cmd_reidentify(args, say) -> int:
-    from churn_core.privacy import pairs_from_ids, read_id_table, reidentify_file
+    from churn_core.export import ESCAPED_KEY, read_export, write_export
+    from churn_core.privacy import pairs_from_ids, read_id_table, reidentify_frame
 
     if not Path(args.key).expanduser().is_file():
         raise ConfigError(
@@ -430,11 +502,84 @@ def cmd_reidentify(args, say) -> int:
                 "the raw event log the list came from with --events."
             )
         pairs = read_id_table(table)
-    text, mapped = reidentify_file(args.list, pairs)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text, encoding="utf-8")
+    meta, frame = read_export(args.list)
+    frame, mapped = reidentify_frame(frame, pairs, Path(args.list).name)
+    meta.pop(ESCAPED_KEY, None)  # the writer states its own escaping
+    out = write_export(frame, args.out, meta, raw=args.raw_export)
     print(f"wrote {out}: {mapped:,} user ids mapped back")
+    return 0
+
+
+_CAMPAIGN_FLAGS = {
+    "value": "value",
+    "contact_cost": "contact_cost",
+    "save_rate": "save_rate",
+    "budget": "budget",
+    "size": "size",
+    "control_share": "control_share",
+    "seed": "seed",
+}
+
+
+def cmd_campaign(args, say) -> int:
+    from churn_core.bundle import load_model
+    from churn_core.campaign import build_campaign
+
+    model, cfg, manifest = load_model(args.model_dir)
+    if args.config:
+        with _config_errors(args.config):
+            cfg = cfg.with_(campaign=vars(ChurnConfig.from_toml(args.config).campaign))
+    changes = {
+        field: getattr(args, flag)
+        for flag, field in _CAMPAIGN_FLAGS.items()
+        if getattr(args, flag, None) is not None
+    }
+    cfg = config_from_args(argparse.Namespace(**{**vars(args), "seed": None}), base=cfg)
+    with _config_errors():
+        cfg = cfg.with_(campaign=changes)
+    if Path(args.out).suffix.lower() not in (".csv", ".xlsx"):
+        raise EventDataError([f"--out {args.out!r}: name the campaign list .csv or .xlsx."])
+    log = _load(args, cfg.schema, say)
+    as_of = _timestamp(args.as_of, "--as-of") or log.default_as_of()
+    enc = cfg.encoder.kind
+    meta = {
+        "model": cfg.model.classifier + ("" if enc == "none" else f" + {enc} encoder"),
+        "model_as_of": str(manifest.get("as_of", "")),
+        "source": Path(args.events).name,
+        "activity_events": ",".join(cfg.label.activity_events or ()) or "all but cancellations",
+    }
+    plan = build_campaign(model, cfg, log, as_of, meta, progress=say)
+    out = plan.write(args.out, raw=args.raw_export)
+    print("\n".join(plan.lines()))
+    print(f"wrote {len(plan.users):,} users to {out}")
+    return 0
+
+
+def cmd_outcome(args, say) -> int:
+    from churn_core.export import read_export
+    from churn_core.outcome import outcome_report
+
+    meta, frame = read_export(args.campaign)
+    cfg = config_from_args(args)
+    log = _load(args, cfg.schema, say)
+    events = meta.get("activity_events", "")
+    activity = None if events in ("", "all but cancellations") else tuple(events.split(","))
+    report = outcome_report(
+        log,
+        frame,
+        meta,
+        horizon_days=args.horizon_days,
+        as_of=_timestamp(args.as_of, "--as-of"),
+        activity_events=activity,
+    )
+    if args.json:
+        print(json.dumps(report.to_dict()))
+    else:
+        print("\n".join(report.lines()))
+    if args.out:
+        from churn_core.export import write_export
+
+        write_export(report.table(), args.out, report.metadata(), raw=args.raw_export)
     return 0
 
 
@@ -449,6 +594,8 @@ COMMANDS = {
     "evaluate": cmd_evaluate,
     "explain": cmd_explain,
     "reidentify": cmd_reidentify,
+    "campaign": cmd_campaign,
+    "outcome": cmd_outcome,
 }
 
 

@@ -7,6 +7,7 @@ CLI builds one from flags or a TOML file (``ChurnConfig.from_toml``).
 from __future__ import annotations
 
 import dataclasses
+import re
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -24,7 +25,8 @@ class SchemaConfig:
     """How raw columns map onto the canonical event columns.
 
     Every field left ``None`` is auto-detected. ``event_map`` renames raw event values
-    (e.g. Tmall's numeric codes ``(("0", "view"), ("1", "purchase"))``).
+    (e.g. Tmall's numeric codes ``(("0", "view"), ("1", "purchase"))``). The fields are the
+    rows of ``churn_core.fields.MAPPING_FIELDS`` (a test keeps the two in step).
     """
 
     user_col: str | None = None
@@ -35,6 +37,7 @@ class SchemaConfig:
     category_col: str | None = None
     quantity_col: str | None = None
     price_col: str | None = None
+    invoice_col: str | None = None  # e.g. InvoiceNo; a "C" prefix marks a cancellation
     time_format: str | None = None
     year: int | None = None  # for dates written without a year, e.g. Tmall's "6-4"
     event_map: tuple[tuple[str, str], ...] = ()
@@ -188,6 +191,115 @@ class TargetingConfig:
 
 
 @dataclass(frozen=True)
+class ActionRule:
+    """One row of the campaign's action table: ``action`` for a listed user when one of
+    ``factors`` (feature names; ``*`` wildcards allowed, e.g. ``n_*_30d``) is among the
+    risk-raising factors behind their reasons, and (when set) their value at risk is at or
+    above the ``min_value_percentile``-th percentile of the listed users'. A rule with
+    neither condition matches everyone. The first matching rule (table order) wins."""
+
+    action: str
+    factors: tuple[str, ...] = ()
+    min_value_percentile: float | None = None
+
+    def __post_init__(self) -> None:
+        if not str(self.action).strip():
+            raise ValueError("Every action rule needs a non-empty action name.")
+        p = self.min_value_percentile
+        if p is not None and not 0 <= p <= 100:
+            raise ValueError(f"min_value_percentile must be between 0 and 100, got {p}.")
+
+
+DEFAULT_ACTION_RULES = (
+    ActionRule("personal contact", min_value_percentile=90.0),
+    ActionRule(
+        "win-back offer",
+        (
+            "recency_days",
+            "days_since_purchase",
+            "overdue_ratio",
+            "recency_over_max_gap",
+            "bgnbd_p_alive",
+            "bgnbd_p_quiet",
+        ),
+    ),
+    ActionRule("cart reminder", ("cart_to_purchase", "n_cart", "n_cart_30d", "days_since_cart")),
+    ActionRule(
+        "re-engagement content",
+        (
+            "events_*d",
+            "active_days_*d",
+            "trend_30_90",
+            "trend_90_180",
+            "decayed_days_*",
+            "n_*_30d",
+            "days_since_*",
+        ),
+    ),
+)
+
+
+def _rule(value: Any) -> ActionRule:
+    """An ActionRule from itself, a mapping, or the (key, text) pairs TOML/JSON leave."""
+    if isinstance(value, ActionRule):
+        return value
+    items = dict(value)
+    bad = set(items) - {"action", "factors", "min_value_percentile"}
+    if bad:
+        raise ValueError(
+            f"Unknown key(s) in a [campaign] actions rule: {', '.join(sorted(bad))}. "
+            "Allowed: action, factors, min_value_percentile."
+        )
+    factors = items.get("factors", ())
+    if isinstance(factors, str):
+        factors = re.split(r"[\s,]+", re.sub(r"[\[\]()'\"]", " ", factors))
+    pct = items.get("min_value_percentile")
+    pct = None if pct in (None, "", "None", "nan") else float(pct)
+    return ActionRule(str(items.get("action", "")), tuple(f for f in factors if f), pct)
+
+
+@dataclass(frozen=True)
+class CampaignConfig:
+    """The retention campaign planner's inputs (``[campaign]`` in a TOML config).
+
+    ``value`` is the value of saving one churner; ``None`` means each user's own value
+    (their usual spend over the horizon, from amounts), and a log without amounts then
+    needs a value. ``size`` fixes the list size (``None``: the profit-maximising size);
+    ``budget`` caps the contact cost of the treated users. ``control_share`` of the list
+    is held out, at random (``seed``) within each risk tier, and not contacted.
+    """
+
+    value: float | None = None
+    contact_cost: float = 1.0
+    save_rate: float = 0.2
+    budget: float | None = None
+    size: int | None = None
+    control_share: float = 0.1
+    seed: int = 0
+    default_action: str = "standard retention email"
+    actions: tuple[ActionRule, ...] = DEFAULT_ACTION_RULES
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "actions", tuple(_rule(r) for r in self.actions))
+        if self.value is not None and not self.value > 0:
+            raise ValueError(f"value (of saving one churner) must be positive, got {self.value}.")
+        if not self.contact_cost >= 0:
+            raise ValueError(f"contact_cost must be 0 or more, got {self.contact_cost}.")
+        if not 0 <= self.save_rate <= 1:
+            raise ValueError(f"save_rate must be between 0 and 1, got {self.save_rate}.")
+        if self.budget is not None and not self.budget >= 0:
+            raise ValueError(f"budget must be 0 or more, got {self.budget}.")
+        if self.size is not None and self.size < 0:
+            raise ValueError(f"size must be 0 or more, got {self.size}.")
+        if not 0 <= self.control_share < 1:
+            raise ValueError(
+                f"control_share must be at least 0 and below 1, got {self.control_share}."
+            )
+        if not str(self.default_action).strip():
+            raise ValueError("default_action must be a non-empty action name.")
+
+
+@dataclass(frozen=True)
 class ChurnConfig:
     """Everything a run needs besides the events themselves."""
 
@@ -196,6 +308,7 @@ class ChurnConfig:
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     targeting: TargetingConfig = field(default_factory=TargetingConfig)
+    campaign: CampaignConfig = field(default_factory=CampaignConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -248,4 +361,5 @@ _SECTIONS = {
     "encoder": EncoderConfig,
     "model": ModelConfig,
     "targeting": TargetingConfig,
+    "campaign": CampaignConfig,
 }

@@ -14,6 +14,7 @@ Synthetic data
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Literal, overload
@@ -78,6 +79,7 @@ def synthetic_events(
     seed: int = ...,
     events_per_user: float = ...,
     return_truth: Literal[False] = ...,
+    treatment: Treatment | None = ...,
 ) -> pd.DataFrame: ...
 
 
@@ -89,6 +91,7 @@ def synthetic_events(
     events_per_user: float = ...,
     *,
     return_truth: Literal[True],
+    treatment: Treatment | None = ...,
 ) -> tuple[pd.DataFrame, pd.DataFrame]: ...
 
 
@@ -98,6 +101,7 @@ def synthetic_events(
     seed: int = 0,
     events_per_user: float = 40.0,
     return_truth: bool = False,
+    treatment: Treatment | None = None,
 ) -> pd.DataFrame | tuple[pd.DataFrame, pd.DataFrame]:
     """A seeded multi-event log in canonical columns, with a planted churn cause.
 
@@ -124,6 +128,10 @@ def synthetic_events(
     cutoffs of a 240-day log) and sessions are some days apart, recency carries only a
     small part of the signal. Linear models see the same driver as ``n_cart`` (+) together
     with ``n_purchase`` / ``n_orders`` (-), i.e. the log of the ratio.
+
+    ``treatment`` plants a campaign effect (see :class:`Treatment`): the log is the same
+    except that some treated users who would have churned get one purchase in the window;
+    the truth then has a ``saved_by_treatment`` column.
 
     Returns the events sorted by user and time (``user_id`` str, ``timestamp``
     datetime64, ``event_type`` str, ``amount`` float (0 except purchases), ``item_id`` and
@@ -204,6 +212,9 @@ def synthetic_events(
         columns=list(CANONICAL_COLUMNS),
     )
     frame["timestamp"] = frame["timestamp"].astype("datetime64[ns]")
+    saved = pd.Index([], dtype=object)
+    if treatment is not None:
+        frame, saved = plant_treatment(frame, treatment)
     logger.debug("synthetic log: %d events, %d users, seed %d", len(frame), n_users, seed)
     if not return_truth:
         return frame
@@ -220,6 +231,8 @@ def synthetic_events(
         },
         columns=list(TRUTH_COLUMNS),
     )
+    if treatment is not None:
+        truth["saved_by_treatment"] = truth["user_id"].isin(saved)
     return frame, truth
 
 
@@ -231,11 +244,76 @@ def synthetic_truth(
 
 
 def synthetic_log(
-    n_users: int = 2000, days: int = 240, seed: int = 0, events_per_user: float = 40.0
+    n_users: int = 2000,
+    days: int = 240,
+    seed: int = 0,
+    events_per_user: float = 40.0,
+    treatment: Treatment | None = None,
 ) -> EventLog:
     """``synthetic_events`` wrapped as an :class:`EventLog` (layout ``"synthetic"``)."""
-    frame = synthetic_events(n_users, days, seed, events_per_user)
+    frame = synthetic_events(n_users, days, seed, events_per_user, treatment=treatment)
     return EventLog.from_frame(frame, layout="synthetic")
+
+
+@dataclass(frozen=True)
+class Treatment:
+    """A planted campaign effect with a known size, for checking uplift arithmetic.
+
+    ``user_ids`` were contacted at ``start``. Each of them without activity in
+    ``[start, start + horizon_days)`` (a would-be churner under the label) is kept with
+    probability ``save_rate``: they get one purchase at a uniform time in that window
+    (their last item, the median purchase amount of the log). Nothing before ``start``
+    changes, so a campaign planned on events before ``start`` is the same with or without
+    the effect. Expected uplift over a random split of a list = ``save_rate`` x the list's
+    untreated churn rate (the same call without ``treatment`` gives the untreated log).
+    Draws come from ``numpy.random.default_rng([seed, 1])``.
+    """
+
+    user_ids: tuple[str, ...]
+    start: pd.Timestamp
+    horizon_days: int
+    save_rate: float
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.save_rate <= 1:
+            raise ValueError(f"save_rate must be between 0 and 1, got {self.save_rate}.")
+        if self.horizon_days < 1:
+            raise ValueError(f"horizon_days must be at least 1, got {self.horizon_days}.")
+
+
+def plant_treatment(frame: pd.DataFrame, treatment: Treatment) -> tuple[pd.DataFrame, pd.Index]:
+    """``frame`` with the treatment's saved users' window purchases added, and who they are."""
+    start = pd.Timestamp(treatment.start)
+    end = start + pd.Timedelta(days=treatment.horizon_days)
+    ts = frame["timestamp"]
+    active = pd.Index(frame.loc[(ts >= start) & (ts < end), "user_id"].unique())
+    known = pd.Index(frame["user_id"].unique())
+    treated = pd.Index(sorted(set(map(str, treatment.user_ids))))
+    candidates = treated[treated.isin(known) & ~treated.isin(active)]
+    rng = np.random.default_rng([int(treatment.seed), 1])
+    saved = candidates[rng.random(len(candidates)) < treatment.save_rate]
+    if len(saved) == 0:
+        return frame, saved
+    last = frame.loc[frame["user_id"].isin(saved)].groupby("user_id").tail(1).set_index("user_id")
+    last = last.reindex(saved)
+    purchases = frame.loc[frame["event_type"] == "purchase", "amount"]
+    amount = float(purchases.median()) if len(purchases) else 30.0
+    seconds = np.floor(rng.random(len(saved)) * treatment.horizon_days * 86_400.0)
+    extra = pd.DataFrame(
+        {
+            "user_id": pd.array(saved.to_numpy(), dtype="str"),
+            "timestamp": (start + pd.to_timedelta(seconds, unit="s")).astype("datetime64[ns]"),
+            "event_type": pd.array(["purchase"] * len(saved), dtype="str"),
+            "amount": np.full(len(saved), amount),
+            "item_id": pd.array(last["item_id"].to_numpy(), dtype="str"),
+            "category": pd.array(last["category"].to_numpy(), dtype="str"),
+        },
+        columns=list(frame.columns),
+    )
+    out = pd.concat([frame, extra], ignore_index=True)
+    out = out.sort_values(["user_id", "timestamp"], kind="stable").reset_index(drop=True)
+    return out, saved
 
 
 def _user_names(n: int) -> np.ndarray:

@@ -23,6 +23,7 @@ from churn_core.labels import build_labels, summarise_labels, training_cutoffs
 from churn_core.metrics import auc_difference, score_metrics
 from churn_core.model import SignedLog1p
 from churn_core.pipeline import Progress, check_trainable, score_table
+from churn_core.recommend_check import recommendation_check as _recommendation_check
 from churn_core.table import FeatureTable, scoring_table, training_table
 
 RFM_COLUMNS = [
@@ -191,6 +192,20 @@ def evaluate(
     report.loc[0, "vs_project_se"] = float("nan")  # the project against itself
     say("done", 1.0)
     return report[REPORT_COLUMNS]
+
+
+def recommendation_check(
+    log_: EventLog, cutoff: pd.Timestamp, horizon_days: int, k: int = 5
+) -> pd.DataFrame | None:
+    """Hit rate at ``k`` of recommended items next to two baselines, graded on what users
+    bought in ``[cutoff, cutoff + horizon_days)``; None when the log has no item column.
+
+    One row per recommender: the project's, the k most bought items overall before the
+    cutoff, and each user's own k most bought items (``churn_core.recommend_check``).
+    """
+    if not log_.has_items:
+        return None
+    return _recommendation_check(log_, pd.Timestamp(cutoff), horizon_days, k)
 
 
 def _forecast(

@@ -22,6 +22,7 @@ class ValidationReport:
     warnings: tuple[str, ...] = ()
     mapping: tuple[tuple[str, str], ...] = ()  # (canonical column, where it came from)
     layout: str = "canonical"
+    detection: tuple[str, ...] = ()  # how each column was found and how sure that is
     personal_columns: tuple[tuple[str, str], ...] = ()  # (column, what it looks like), dropped
 
     @property
@@ -31,6 +32,7 @@ class ValidationReport:
     def lines(self) -> list[str]:
         """Plain-language summary, one fact per line."""
         out = [f"Read {self.rows_read:,} rows ({self.layout} layout); kept {self.rows_kept:,}."]
+        out += list(self.detection)
         out += [f"Dropped {n:,} rows: {reason}" for reason, n in self.dropped]
         out += [
             f"Dropped column {col}: it looks like personal data ({kind}) and is not stored. "

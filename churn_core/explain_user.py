@@ -106,4 +106,9 @@ def explain_user_text(model, log, as_of: pd.Timestamp, config, user_id: str) -> 
         occ = sequence_occlusion(model, X_user, [uid])
         occ = occ.drop(columns="user_id").round(4)
         lines += ["", "effect of removing parts of the event sequence:", occ.to_string(index=False)]
+    if log.has_items:
+        from churn_core.recommend import recommend_items
+
+        recs = [x for x in recommend_items(log, as_of, [uid]).iloc[0] if x is not None]
+        lines += ["", "recommended items: " + (", ".join(recs) or "(none)")]
     return "\n".join(lines)

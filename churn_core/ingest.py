@@ -36,8 +36,9 @@ import numpy as np
 import pandas as pd
 
 from churn_core.config import SchemaConfig
-from churn_core.errors import EventDataError
+from churn_core.errors import EventDataError, Problem
 from churn_core.events import PURCHASE, EventLog, ValidationReport
+from churn_core.fields import COLUMN_FIELDS, FLAGS, TIME_FORMAT_EXAMPLES, mapping_field
 from churn_core.layouts import (
     DetectedSchema,
     category_fallback,
@@ -46,6 +47,7 @@ from churn_core.layouts import (
 )
 from churn_core.loading import read_events
 from churn_core.pii import PersonalColumn, find_personal_columns
+from churn_core.roles import order_and_hour
 from churn_core.timestamps import DAYS_SINCE_PRIOR, parse_timestamps, relative_timeline
 from churn_core.values import (
     clean_ids,
@@ -61,9 +63,14 @@ logger = logging.getLogger(__name__)
 
 MAX_ABS_NUMBER = 1e12  # larger amounts, quantities and prices are read as errors
 MAX_UNREADABLE_TIMES = 0.05  # share of unreadable timestamps that is dropped, not refused
-_FIELDS = ("user_col", "time_col", "event_col", "amount_col", "item_col", "category_col")
-FLAGS = {f: "--" + f.replace("_", "-") for f in (*_FIELDS, "quantity_col", "price_col")}
-_ROLES = {"user_col": "user id", "time_col": "timestamp"}
+_REQUIRED = ("user_col", "time_col")
+_TIME_FIX_CLI = (
+    f"Pass --time-format ({TIME_FORMAT_EXAMPLES}) or choose another column with --time-col."
+)
+_TIME_FIX_APP = (
+    f"Type the time format in the mapping box ({TIME_FORMAT_EXAMPLES}) or pick another "
+    "timestamp column."
+)
 _MAX_SHOWN = 30
 _DEFAULT_SCHEMA = SchemaConfig()  # frozen, so sharing one default is safe
 IdHasher = Callable[[pd.Series], pd.Series]
@@ -118,7 +125,7 @@ def _drop_personal_columns(
     raw: pd.DataFrame, schema: SchemaConfig
 ) -> tuple[pd.DataFrame, list[PersonalColumn]]:
     """``raw`` without the personal-data columns that ``schema`` does not name on purpose."""
-    named = {getattr(schema, f) for f in FLAGS if getattr(schema, f)}
+    named = {getattr(schema, f, None) for f in COLUMN_FIELDS} - {None, ""}
     personal = [p for p in find_personal_columns(raw) if p.column not in named]
     if not personal:
         return raw, []
@@ -144,7 +151,7 @@ class _Validation:
         self.pseudonymize = pseudonymize
         self.keep = np.ones(len(raw), dtype=bool)
         self.dropped: dict[str, int] = {}
-        self.problems: list[str] = []
+        self.problems: list[Problem] = []
         self.notes: list[str] = []
         self.mapping: list[tuple[str, str]] = []
         self.out: dict[str, pd.Series] = {}
@@ -175,10 +182,10 @@ class _Validation:
         self._source_notes()
         self._check_columns()
         self._drop_header_rows()
-        if self.col("user_col"):
-            self._users()
-        if self.col("time_col"):
-            self._timestamps()
+        if user_col := self.col("user_col"):
+            self._users(user_col)
+        if time_col := self.col("time_col"):
+            self._timestamps(time_col)
         self._events()
         self._amounts()
         self._labels()
@@ -211,19 +218,33 @@ class _Validation:
                 f" Set aside as personal data: {shown}; to use one as the user id, name it "
                 "with --user-col (and add --pseudonymize KEYFILE)."
             )
-        for fld, flag in FLAGS.items():
-            given = getattr(self.schema, fld)
+        for fld in COLUMN_FIELDS:
+            given = getattr(self.schema, fld, None)
             if given and given not in self.raw.columns:
+                role = mapping_field(fld).role
                 self.problems.append(
-                    f"Column '{given}' (given with {flag}) is not in the file. "
-                    f"Columns found: {seen}.{hint}"
+                    Problem(
+                        f"Column '{given}' (given with {FLAGS[fld]}) is not in the file. "
+                        f"Columns found: {seen}.",
+                        fld,
+                        "choose",
+                        app_message=f"Column '{given}' (picked as the {role} column) is not in "
+                        f"the file. Columns found: {seen}.",
+                        note=hint.strip(),
+                    )
                 )
-        for fld, role in _ROLES.items():
-            if getattr(self.det, fld) is None:
-                self.problems.append(
-                    f"No {role} column found. Columns found: {seen}. Name the {role} column "
-                    f"with {FLAGS[fld]}.{hint}"
+        for fld in _REQUIRED:
+            if getattr(self.det, fld) is not None:
+                continue
+            role, guess = mapping_field(fld).role, self.det.guess(fld)
+            if guess is not None and guess.ambiguous:
+                message = (
+                    f"Several columns could be the {role}: {', '.join(guess.candidates)} "
+                    f"({guess.evidence})."
                 )
+            else:
+                message = f"No {role} column found. Columns found: {seen}."
+            self.problems.append(Problem(message, fld, "name", note=hint.strip()))
 
     def _drop_header_rows(self) -> None:
         """Rows that repeat the header (files concatenated with their headers)."""
@@ -235,8 +256,7 @@ class _Validation:
             mask &= (self.raw[c].astype("str").str.strip() == str(c)).fillna(False).to_numpy()
         self.drop(mask, "repeated header row")
 
-    def _users(self) -> None:
-        col = self.col("user_col")
+    def _users(self, col: str) -> None:
         users, how = self._labels_from(col)
         self.drop(users.isna().to_numpy(), f"missing user id (column {col} empty)")
         if self.pseudonymize is not None:
@@ -250,15 +270,16 @@ class _Validation:
         self.out["user_id"] = users
         self.mapping.append(("user_id", col + how))
 
-    def _timestamps(self) -> None:
-        col = self.col("time_col")
+    def _timestamps(self, col: str) -> None:
         if self.det.time_format == DAYS_SINCE_PRIOR:
             self._relative_timestamps(col)
             return
         text = self.raw[col]
         missing = (text.isna() | (text.astype("str").str.strip() == "")).to_numpy()
         if (missing & self.keep).all():
-            self.problems.append(f"Column {col} (timestamp) is empty. Choose another --time-col.")
+            self.problems.append(
+                Problem(f"Column {col} (timestamp) is empty.", "time_col", "choose")
+            )
             return
         self.drop(missing, f"missing timestamp (column {col} empty)")
         parsed = parse_timestamps(text, self.det.time_format, self.schema.year)
@@ -266,20 +287,16 @@ class _Validation:
         bad = parsed.values.isna().to_numpy() & self.keep
         n_bad, n_all = int(bad.sum()), int(self.keep.sum())
         examples = example_rows(text, bad)
-        fix = (
-            "Pass --time-format (e.g. '%d/%m/%Y %H:%M', 'epoch_s', 'epoch_ms') or choose "
-            "another column with --time-col."
-        )
         if n_all == 0:
             pass
         elif n_bad == n_all:
-            self.problems.append(
-                f"No value in column {col} could be read as a timestamp ({examples}). {fix}"
+            self._time_problem(
+                f"No value in column {col} could be read as a timestamp ({examples})."
             )
         elif n_bad >= MAX_UNREADABLE_TIMES * n_all:
-            self.problems.append(
+            self._time_problem(
                 f"{n_bad:,} of {n_all:,} values in column {col} ({n_bad / n_all:.0%}) could not "
-                f"be read as timestamps ({examples}). {fix}"
+                f"be read as timestamps ({examples})."
             )
         else:
             self.drop(bad, f"unparseable timestamp in column {col} ({examples})")
@@ -287,8 +304,13 @@ class _Validation:
         self.mapping.append(("timestamp", f"{col} ({parsed.how})"))
         self._check_time_range(parsed.values, col)
 
+    def _time_problem(self, message: str) -> None:
+        self.problems.append(Problem(message, "time_col", fix=_TIME_FIX_CLI, app_fix=_TIME_FIX_APP))
+
     def _relative_timestamps(self, col: str) -> None:
         order, hour = find_column(self.raw, "ordernumber"), find_column(self.raw, "orderhourofday")
+        if order is None and hour is None:  # names unknown: the values tell (roles.py)
+            order, hour = order_and_hour(self.raw, col)
         order_values = self.raw[order] if order else pd.Series(np.arange(len(self.raw)))
         users = self.out.get("user_id", self.raw[self.col("user_col") or col])
         hours = self.raw[hour] if hour else None
@@ -331,7 +353,10 @@ class _Validation:
         if inv:
             cancel = self.raw[inv].astype("str").str.strip().str.upper().str.startswith("C")
             cancel = cancel.fillna(False).to_numpy()
-            how += f"; 'cancel' where {inv} starts with 'C'"
+            if cancel.all():  # every id starts with C: a prefix of the ids, not cancellations
+                cancel = np.zeros(len(self.raw), dtype=bool)
+            else:
+                how += f"; 'cancel' where {inv} starts with 'C'"
         if qty:
             negative = (self.number(qty) < 0).to_numpy()
             if inv:
@@ -394,9 +419,12 @@ class _Validation:
         shown = example_rows(self.raw[col], bad) if n_bad else ""
         if n_bad and n_bad * 2 > n_present:
             self.problems.append(
-                f"Column {col} is not numeric in {n_bad:,} of {n_present:,} rows ({shown}; "
-                f"infinite values and values beyond ±1e12 count too). Choose another column "
-                f"with {FLAGS[fld]}."
+                Problem(
+                    f"Column {col} is not numeric in {n_bad:,} of {n_present:,} rows ({shown}; "
+                    "infinite values and values beyond ±1e12 count too).",
+                    fld,
+                    "choose",
+                )
             )
         elif n_bad:
             self.notes.append(
@@ -434,11 +462,18 @@ class _Validation:
         users = self.out["user_id"][self.keep]
         if users.empty:
             reasons = "; ".join(f"{n:,} {r}" for r, n in self.dropped.items())
-            self.problems.append(f"No usable rows remain ({reasons}). Check the column mapping.")
+            self.problems.append(
+                Problem(f"No usable rows remain ({reasons}).", fix="Check the column mapping.")
+            )
         elif users.nunique() == 1:
             self.problems.append(
-                f"Only one user ('{users.iloc[0]}') is in the data; churn needs many users. "
-                "Check that --user-col names the customer column."
+                Problem(
+                    f"Only one user ('{users.iloc[0]}') is in the data; churn needs many users.",
+                    "user_col",
+                    fix="Check that --user-col names the customer column.",
+                    app_fix="Check that the user id picked in the mapping box is the customer "
+                    "column.",
+                )
             )
 
     def event_log(self) -> EventLog:
@@ -455,6 +490,7 @@ class _Validation:
             warnings=tuple(self.notes),
             mapping=tuple(self.mapping),
             layout=self.det.layout,
+            detection=tuple(self.det.lines()),
             personal_columns=tuple((p.column, p.kind) for p in self.personal),
         )
         return EventLog(frame, report, self.has_amount)

@@ -18,7 +18,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from churn_core import roles
 from churn_core.config import SchemaConfig
+from churn_core.fields import COLUMN_FIELDS, MAPPING_FIELDS, mapping_field
+from churn_core.roles import Guess
 from churn_core.timestamps import DAYS_SINCE_PRIOR, MONTH_DAY, infer_time_format
 
 LAYOUTS = (
@@ -31,101 +34,12 @@ LAYOUTS = (
     "custom",
 )
 
-# Normalised names, best first. A column is used for one field only.
-SYNONYMS: dict[str, tuple[str, ...]] = {
-    "user_col": (
-        "userid",
-        "customerid",
-        "customeruniqueid",
-        "clientid",
-        "visitorid",
-        "memberid",
-        "accountid",
-        "buyerid",
-        "shopperid",
-        "user",
-        "customer",
-        "client",
-        "visitor",
-        "uid",
-    ),
-    "time_col": (
-        "timestamp",
-        "eventtime",
-        "eventtimestamp",
-        "datetime",
-        "time",
-        "date",
-        "invoicedate",
-        "orderdate",
-        "orderdatetime",
-        "ordertime",
-        "visitdatetime",
-        "eventdate",
-        "transactiondate",
-        "transactiontime",
-        "purchasedate",
-        "createdat",
-        "occurredat",
-        "ts",
-    ),
-    "event_col": (
-        "eventtype",
-        "event",
-        "action",
-        "actiontype",
-        "behavior",
-        "behaviortype",
-        "behaviour",
-        "behaviourtype",
-        "eventname",
-        "activity",
-        "type",
-    ),
-    "amount_col": (
-        "amount",
-        "revenue",
-        "value",
-        "total",
-        "totalamount",
-        "totalprice",
-        "ordervalue",
-        "ordertotal",
-        "sales",
-        "spend",
-        "monetary",
-        "paymentvalue",
-        "gmv",
-    ),
-    "quantity_col": ("quantity", "qty", "units", "quantityordered"),
-    "price_col": ("price", "unitprice", "itemprice", "productprice", "priceeach"),
-    "item_col": (
-        "itemid",
-        "productid",
-        "item",
-        "product",
-        "sku",
-        "stockcode",
-        "articleid",
-        "productcode",
-        "itemcode",
-        "asin",
-        "brandid",
-    ),
-    "category_col": (
-        "categorycode",
-        "categoryid",
-        "category",
-        "categoryname",
-        "productcategory",
-        "cat",
-        "department",
-    ),
-    "invoice_col": ("invoiceno", "invoice", "invoiceid", "invoicenumber"),
-}
+# Normalised names, best first, from the one table of mapping fields. A column is used for
+# one field only.
+SYNONYMS: dict[str, tuple[str, ...]] = {f.name: f.synonyms for f in MAPPING_FIELDS if f.is_column}
 # Fallback when no synonym matches: a name containing the word and ending in "id" / the word.
-_USER_WORDS = ("user", "customer", "client", "visitor", "member", "buyer", "shopper")
-_TIME_WORDS = ("timestamp", "datetime", "date", "time")
+_USER_WORDS = mapping_field("user_col").words
+_TIME_WORDS = mapping_field("time_col").words
 
 EVENT_SYNONYMS = {
     **dict.fromkeys(
@@ -236,17 +150,7 @@ _PRESETS: dict[str, tuple[frozenset[str], dict]] = {
     ),
 }
 _DEFAULT_SCHEMA = SchemaConfig()  # frozen, so sharing one default is safe
-_FIELDS = (
-    "user_col",
-    "time_col",
-    "event_col",
-    "quantity_col",
-    "price_col",
-    "amount_col",
-    "item_col",
-    "category_col",
-    "invoice_col",
-)
+_FIELDS = COLUMN_FIELDS
 
 
 @dataclass(frozen=True)
@@ -265,6 +169,31 @@ class DetectedSchema:
     invoice_col: str | None = None  # e.g. InvoiceNo (a "C" prefix marks a cancellation)
     time_format: str | None = None  # "epoch_s", "month-day", "%Y-%m-%d %H:%M:%S"; None = infer
     event_map: tuple[tuple[str, str], ...] = ()  # raw value -> canonical event name
+    guesses: tuple[Guess, ...] = ()  # per field: column, confidence, evidence
+
+    def guess(self, field: str) -> Guess | None:
+        """How ``field`` was found (None when detection left no trace for it)."""
+        return next((g for g in self.guesses if g.field == field), None)
+
+    def lines(self) -> list[str]:
+        """One line per distinct reason: what was detected and how sure it is (fields the
+        mapping named are left out), then one line per field left open between candidates."""
+        grouped: dict[tuple[str, str], list[str]] = {}
+        out: list[str] = []
+        for g in self.guesses:
+            role = mapping_field(g.field).role
+            if g.ambiguous:
+                out.append(
+                    f"Detected {role}: not chosen, candidates {', '.join(g.candidates)} "
+                    f"({g.evidence})."
+                )
+            elif g.column is not None and g.confidence != "given":  # given: nothing to check
+                grouped.setdefault((g.confidence, g.evidence), []).append(f"{role} = {g.column}")
+        head = [
+            f"Detected {', '.join(found)} ({confidence}: {evidence})."
+            for (confidence, evidence), found in grouped.items()
+        ]
+        return head + out
 
 
 def norm_name(name: object) -> str:
@@ -274,6 +203,11 @@ def norm_name(name: object) -> str:
 
 def detect_schema(raw: pd.DataFrame, schema: SchemaConfig = _DEFAULT_SCHEMA) -> DetectedSchema:
     """Map raw columns to canonical fields; explicit ``schema`` fields always win.
+
+    Then a known layout's preset, then name synonyms, then (for layouts we do not know) the
+    values: see :mod:`churn_core.roles`. Every field found carries a :class:`Guess` (column,
+    confidence, evidence) in ``guesses``; a required field that several columns fit equally
+    is left ``None`` with the candidates in its guess (validation reports them).
 
     Columns named in ``schema`` but absent from ``raw`` are kept as given (validation reports
     them). ``event_map`` is the layout's map with ``schema.event_map`` entries on top.
@@ -285,21 +219,24 @@ def detect_schema(raw: pd.DataFrame, schema: SchemaConfig = _DEFAULT_SCHEMA) -> 
         by_norm.setdefault(norm_name(col), str(col))
     layout, preset = _match_layout(raw, set(by_norm))
     found: dict[str, str | None] = {}
+    guesses: dict[str, Guess] = {}
     taken = {getattr(schema, f) for f in _FIELDS if getattr(schema, f, None)}
     for fld in _FIELDS:
         explicit = getattr(schema, fld, None)
         if explicit:
             found[fld] = explicit
+            guesses[fld] = Guess(fld, explicit, "given", "named in the mapping")
             continue
         if fld in preset:
-            col = by_norm.get(preset[fld])
+            col, how = by_norm.get(preset[fld]), (f"the {layout} layout", "high")
         else:
-            col = _by_synonym(by_norm, SYNONYMS[fld], taken)
+            col, how = _by_synonym(by_norm, SYNONYMS[fld], taken), ("a known name", "high")
         if col is None and fld in ("user_col", "time_col") and layout == "custom":
-            col = _by_word(raw.columns, taken, fld)
+            col, how = _by_word(raw.columns, taken, fld), ("the name says so", "medium")
         found[fld] = col
         if col:
             taken.add(col)
+            guesses[fld] = Guess(fld, col, how[1], how[0])
     if layout == "rees46" and not schema.category_col and found["category_col"] is None:
         found["category_col"] = by_norm.get("categoryid")
     if layout == "custom" and _is_canonical(found):
@@ -308,11 +245,133 @@ def detect_schema(raw: pd.DataFrame, schema: SchemaConfig = _DEFAULT_SCHEMA) -> 
     same_time = norm_name(found["time_col"]) == preset.get("time_col")
     same_event = norm_name(found["event_col"]) == preset.get("event_col")
     base_map = preset.get("event_map", ()) if same_event else ()
-    event_map = tuple(dict(base_map + tuple(schema.event_map)).items())
     time_format = schema.time_format or (preset.get("time_format") if same_time else None)
-    if time_format is None and found["time_col"] in raw.columns:
+    if layout in ("custom", "canonical"):
+        content = _ByContent(raw, found, guesses, taken)
+        time_format = content.run(time_format)
+        base_map = content.event_map or base_map
+    elif time_format is None and found["time_col"] in raw.columns:
         time_format = infer_time_format(raw[found["time_col"]])
-    return DetectedSchema(layout=layout, time_format=time_format, event_map=event_map, **found)
+    event_map = tuple(dict(base_map + tuple(schema.event_map)).items())
+    ordered = tuple(guesses[f] for f in _FIELDS if f in guesses)
+    return DetectedSchema(
+        layout=layout, time_format=time_format, event_map=event_map, guesses=ordered, **found
+    )
+
+
+class _ByContent:
+    """The value-based stage of :func:`detect_schema` for layouts we do not know."""
+
+    def __init__(self, raw: pd.DataFrame, found: dict, guesses: dict, taken: set):
+        self.raw, self.found, self.guesses, self.taken = raw, found, guesses, taken
+        self.profile = roles.Profile(raw)
+        self.event_map: tuple[tuple[str, str], ...] = ()
+
+    def use(self, guess: Guess) -> None:
+        self.guesses[guess.field] = guess
+        if guess.column is not None:
+            self.found[guess.field] = guess.column
+            self.taken.add(guess.column)
+
+    def run(self, time_format: str | None) -> str | None:
+        p, found = self.profile, self.found
+        by_name = found["time_col"] is not None
+        if not by_name:
+            timing = roles.find_time(p, self.taken)
+            self.use(timing.guess)
+            if timing.time_format == DAYS_SINCE_PRIOR:
+                time_format = DAYS_SINCE_PRIOR
+        time_col = found["time_col"]
+        if time_col in self.raw.columns:
+            if time_format is None:
+                time_format = infer_time_format(self.raw[time_col])
+            if by_name:
+                self._check_named_time(time_col)
+        times = None
+        if time_col in p.text and time_format != DAYS_SINCE_PRIOR:
+            times = roles.sample_times(p, time_col, time_format)
+        if found["event_col"] is None:
+            event = roles.find_event(p, self.taken, EVENT_SYNONYMS)
+            if event.column and time_format == MONTH_DAY and roles.month_day_codes(p, event.column):
+                self.event_map = _TMALL_EVENTS
+                event = Guess(
+                    "event_col",
+                    event.column,
+                    "medium",
+                    "codes 0-3 next to M-D dates: the tmall-2013 layout "
+                    "(0=view 1=purchase 2=favorite 3=cart)",
+                )
+            self.use(event)
+        if found["invoice_col"] is None:
+            self.use(roles.find_invoice(p, times, self.taken))
+        if found["user_col"] is None:
+            self.use(roles.find_user(p, times, self.taken, found["invoice_col"]))
+        else:
+            self._check_named_user(found["user_col"])
+        if not any(found[f] for f in ("amount_col", "price_col", "quantity_col")):
+            self._money()
+        if found["item_col"] is None:
+            self.use(roles.find_item(p, times, self.taken))
+        for fld in ("item_col", "category_col"):
+            self._add_cardinality(fld)
+        return time_format
+
+    def _money(self) -> None:
+        money = roles.find_money(self.profile, self.taken)
+        if money.column is None:
+            if money.ambiguous:
+                self.use(money)
+            return
+        qty = roles.find_quantity(self.profile, self.taken | {money.column})
+        event = self.found["event_col"]
+        views = event is not None and self._has_views(event)
+        if qty.column is not None:
+            self.use(qty)
+            field, why = "price_col", "; a unit price, as a quantity sits next to it"
+        elif views:
+            field, why = "price_col", "; a price, as the event column holds views"
+        else:
+            field, why = "amount_col", ""
+        self.use(Guess(field, money.column, money.confidence, money.evidence + why))
+
+    def _has_views(self, event_col: str) -> bool:
+        if event_col not in self.profile.text:
+            return False
+        values = self.profile.present(event_col).str.lower()
+        mapped = values.map(lambda v: dict(self.event_map).get(v, EVENT_SYNONYMS.get(v, v)))
+        return bool(mapped.isin(("view", "cart", "favorite")).any())
+
+    def _add_cardinality(self, fld: str) -> None:
+        """Item / category found by name: say how many values they hold."""
+        guess, col = self.guesses.get(fld), self.found[fld]
+        if guess is None or guess.confidence != "high" or col not in self.profile.text:
+            return
+        n = self.profile.distinct(col)
+        evidence = f"{guess.evidence}; {n:,} values in the first {self.profile.n_rows:,} rows"
+        self.guesses[fld] = Guess(fld, col, "high" if n > 1 else "low", evidence)
+
+    def _check_named_time(self, col: str) -> None:
+        """A timestamp picked by name whose values do not read as dates: say so."""
+        guess = self.guesses.get("time_col")
+        if guess is None or guess.confidence == "given" or col not in self.profile.text:
+            return
+        if roles.read_as_dates(self.profile.present(col)) is None:
+            self.guesses["time_col"] = Guess(
+                "time_col", col, "low", f"{guess.evidence}, but its values do not read as dates"
+            )
+
+    def _check_named_user(self, col: str) -> None:
+        """A user id picked by name: add its cardinality; one value or all distinct is low."""
+        guess = self.guesses.get("user_col")
+        p = self.profile
+        if guess is None or guess.confidence == "given" or col not in p.text:
+            return
+        n, rpv = p.distinct(col), p.rows_per_value(col)
+        evidence = f"{guess.evidence}; {n:,} ids, {rpv:.1f} rows per id"
+        confidence = guess.confidence
+        if p.n_rows >= 50 and (n <= 1 or rpv < 1.05):
+            confidence, evidence = "low", evidence + " (an id should repeat, over many users)"
+        self.guesses["user_col"] = Guess("user_col", col, confidence, evidence)
 
 
 def _is_canonical(found: dict[str, str | None]) -> bool:

@@ -7,7 +7,8 @@ key always give the same pseudonym, and without the key nobody can compute or in
 Mapping back needs the raw ids, which the hash cannot give. Every pseudonymisation therefore
 adds the pairs it made to an id table next to the *key* (``KEYFILE.ids.csv``, 0600), never next
 to the exports; ``reidentify`` reads that table (or recomputes the pairs from the raw event log
-with ``--events``). Deleting the key file and its id table makes the pseudonyms permanent.
+with ``--events``) and writes the list again through the formula-safe export writer.
+Deleting the key file and its id table makes the pseudonyms permanent.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import hmac
-import io
 import logging
 import os
 import secrets
@@ -130,46 +130,31 @@ def pairs_from_ids(ids: pd.Series, key_file: str | os.PathLike) -> dict[str, str
     return p.pairs
 
 
-def reidentify_file(list_path: str | os.PathLike, pairs: dict[str, str]) -> tuple[str, int]:
-    """The text of ``list_path`` with pseudonyms in its first column mapped back to user ids.
+def reidentify_frame(
+    frame: pd.DataFrame, pairs: dict[str, str], name: str = "the list"
+) -> tuple[pd.DataFrame, int]:
+    """``frame`` with the pseudonyms in its first column (``user_id``) mapped back.
 
-    ``# key: value`` metadata lines and every other column are kept as they are. Returns the
-    new text and the number of rows whose id was mapped. Raises :class:`EventDataError` when the
-    first column is not ``user_id`` or a pseudonym is not in ``pairs``.
+    Every other column is kept as it is. Returns the new frame and the number of rows mapped.
+    Raises :class:`EventDataError` when the first column is not ``user_id`` or a pseudonym is
+    not in ``pairs`` (another key, or a list that was never pseudonymised).
     """
-    path = Path(list_path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
+    if frame.shape[1] == 0 or str(frame.columns[0]).strip() != "user_id":
         raise EventDataError(
-            [f"The list {path} cannot be read ({exc}). Name the CSV written by score."]
-        ) from None
-    lines = text.splitlines(keepends=True)
-    meta = [ln for ln in lines if ln.startswith("#")]
-    body = "".join(ln for ln in lines if not ln.startswith("#"))
-    rows = list(csv.reader(io.StringIO(body)))
-    if not rows or not rows[0] or rows[0][0].strip() != "user_id":
-        raise EventDataError(
-            [f"The first column of {path} must be user_id (the pseudonyms). Export it again."]
+            [f"The first column of {name} must be user_id (the pseudonyms). Export it again."]
         )
-    unknown, mapped = [], 0
-    for row in rows[1:]:
-        if not row:
-            continue
-        raw = pairs.get(row[0])
-        if raw is None:
-            unknown.append(row[0])
-            continue
-        row[0], mapped = raw, mapped + 1
-    if unknown:
+    ids = frame.iloc[:, 0]
+    present = ids.notna()
+    mapped = ids.astype("object").map(lambda p: pairs.get(str(p)))
+    unknown = present & mapped.isna()
+    if unknown.any():
         raise EventDataError(
             [
-                f"{len(unknown):,} ids in {path} are not known for this key (e.g. "
-                f"'{unknown[0][:40]}'). Use the key the list was made with, or pass the raw "
-                "event log with --events."
+                f"{int(unknown.sum()):,} ids in {name} are not known for this key (e.g. "
+                f"'{str(ids[unknown].iloc[0])[:40]}'). Use the key the list was made with, or "
+                "pass the raw event log with --events."
             ]
         )
-    out = io.StringIO()
-    out.writelines(meta)
-    csv.writer(out, lineterminator="\n").writerows(rows)
-    return out.getvalue(), mapped
+    out = frame.copy()
+    out.iloc[:, 0] = mapped.where(present, None)
+    return out, int(present.sum())

@@ -252,19 +252,8 @@ def _theme(name: str) -> str:
     return THEMES.get(name, name)
 
 
-def top_reasons(values: pd.DataFrame, features: pd.DataFrame, k: int = N_REASONS) -> pd.DataFrame:
-    """Up to ``k`` signed reasons per user (columns ``reason_1..k``; ``""`` when none).
-
-    ``values``: SHAP contributions per factor (index user_id). ``features``: the same users'
-    aggregate feature values (index user_id; missing users give generic phrases). Order:
-    risk-raising contributions, largest first, then risk-lowering ones by size; zero
-    contributions never make a reason.
-    """
-    cols = [f"reason_{i + 1}" for i in range(k)]
-    n = len(values)
-    out = np.full((n, k), "", dtype=object)
-    if n == 0 or values.shape[1] == 0:
-        return pd.DataFrame(out, index=values.index, columns=cols)
+def _choose(values: pd.DataFrame, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The (row, slot, factor column) of every chosen reason; see :func:`top_reasons`."""
     v = values.to_numpy(dtype=np.float64)
     names = list(values.columns)
     # positives (desc) before negatives (by |v| desc); zeros last and dropped below
@@ -283,11 +272,43 @@ def top_reasons(values: pd.DataFrame, features: pd.DataFrame, k: int = N_REASONS
     slot = np.cumsum(keep, axis=1) - 1
     chosen = keep & (slot < k)
     rows, cpos = np.nonzero(chosen)
-    fidx = cand[rows, cpos]
+    return rows, slot[rows, cpos], cand[rows, cpos]
+
+
+def reason_factors(values: pd.DataFrame, k: int = N_REASONS) -> pd.DataFrame:
+    """The factor behind each of :func:`top_reasons`' reasons (columns ``factor_1..k``),
+    ``""`` where there is no reason or the factor lowers risk: what the campaign's action
+    rules match on."""
+    cols = [f"factor_{i + 1}" for i in range(k)]
+    out = np.full((len(values), k), "", dtype=object)
+    if len(values) and values.shape[1]:
+        rows, slots, fidx = _choose(values, k)
+        raises = values.to_numpy(dtype=np.float64)[rows, fidx] > 0
+        names = np.asarray(values.columns, dtype=object)
+        out[rows[raises], slots[raises]] = names[fidx[raises]]
+    return pd.DataFrame(out, index=values.index, columns=cols)
+
+
+def top_reasons(values: pd.DataFrame, features: pd.DataFrame, k: int = N_REASONS) -> pd.DataFrame:
+    """Up to ``k`` signed reasons per user (columns ``reason_1..k``; ``""`` when none).
+
+    ``values``: SHAP contributions per factor (index user_id). ``features``: the same users'
+    aggregate feature values (index user_id; missing users give generic phrases). Order:
+    risk-raising contributions, largest first, then risk-lowering ones by size; zero
+    contributions never make a reason.
+    """
+    cols = [f"reason_{i + 1}" for i in range(k)]
+    n = len(values)
+    out = np.full((n, k), "", dtype=object)
+    if n == 0 or values.shape[1] == 0:
+        return pd.DataFrame(out, index=values.index, columns=cols)
+    v = values.to_numpy(dtype=np.float64)
+    names = list(values.columns)
+    rows, slots, fidx = _choose(values, k)
     feats = features.reindex(values.index)
     for f in np.unique(fidx):
         sel = fidx == f
-        r_sel, s_sel = rows[sel], slot[rows[sel], cpos[sel]]
+        r_sel, s_sel = rows[sel], slots[sel]
         sub = feats.iloc[r_sel]
         contrib = v[r_sel, f]
         name = names[f]

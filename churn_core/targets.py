@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from churn_core.config import TargetingConfig
+from churn_core.export import export_bytes, to_xlsx_bytes
 
 TIERS = ("low", "medium", "high")
 
@@ -116,16 +116,12 @@ class TargetList:
         """The users plus one column per metadata field (same value on every row)."""
         return self.users.assign(**{k: v for k, v in self.metadata.items()})
 
-    def to_csv(self) -> bytes:
-        """Plain CSV bytes (header row, one row per user, metadata as trailing columns)."""
-        return self.with_metadata_columns().to_csv(index=False).encode("utf-8")
+    def to_csv(self, raw: bool = False) -> bytes:
+        """CSV bytes through the one export writer: ``# key: value`` metadata lines, then a
+        header and one row per user; text cells formula-safe unless ``raw``."""
+        return export_bytes(self.users, "csv", self.metadata, raw)
 
-    def to_xlsx(self) -> bytes:
-        """XLSX bytes: sheet ``targets`` and sheet ``about`` with the metadata."""
-        buf = io.BytesIO()
-        with pd.ExcelWriter(buf, engine="openpyxl") as xl:
-            self.users.to_excel(xl, sheet_name="targets", index=False)
-            pd.DataFrame(list(self.metadata.items()), columns=["field", "value"]).to_excel(
-                xl, sheet_name="about", index=False
-            )
-        return buf.getvalue()
+    def to_xlsx(self, raw: bool = False) -> bytes:
+        """XLSX bytes: sheet ``targets`` and sheet ``about`` with the metadata (string cells,
+        never formulas; formula-safe unless ``raw``)."""
+        return to_xlsx_bytes(self.users, self.metadata, raw, sheet="targets")

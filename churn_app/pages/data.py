@@ -5,21 +5,10 @@ from __future__ import annotations
 import streamlit as st
 
 from churn_app import charts
+from churn_app.forms import mapping_form
 from churn_app.state import DATA_NAME, LOG, PROBLEMS, detect_mapping, show_problems, try_load
 from churn_core.config import SchemaConfig
 from churn_core.errors import EventDataError
-
-FIELDS = {
-    "user_col": "User id",
-    "time_col": "Timestamp",
-    "event_col": "Event type",
-    "amount_col": "Amount",
-    "item_col": "Item id",
-    "category_col": "Category",
-    "quantity_col": "Quantity",
-    "price_col": "Unit price",
-}
-AUTO = "(auto / none)"
 
 st.title("Data")
 st.caption("The bundled demo log is loaded at start. Upload your own CSV, CSV.gz or Parquet.")
@@ -38,22 +27,11 @@ else:
         columns, det = detect_mapping(data, upload.name)
     except EventDataError as err:
         columns = None
-        st.session_state[PROBLEMS] = list(err.problems)
+        st.session_state[PROBLEMS] = err.for_app()
     if columns is not None:
-        cols = [AUTO, *columns]
-        with st.form("mapping"):
-            st.markdown(f"**Column mapping** (detected layout: `{det.layout}`)")
-            grid = st.columns(4)
-            chosen = {}
-            for i, (fld, label) in enumerate(FIELDS.items()):
-                current = getattr(det, fld)
-                idx = cols.index(current) if current in cols else 0
-                chosen[fld] = grid[i % 4].selectbox(label, cols, index=idx, key=f"map_{fld}")
-            year = st.number_input("Year for dates without one (0 = auto)", 0, 2100, 0)
-            if st.form_submit_button("Validate with this mapping"):
-                fields = {k: (None if v == AUTO else v) for k, v in chosen.items()}
-                schema = SchemaConfig(**fields, year=int(year) or None)
-                try_load(data, upload.name, schema)
+        schema = mapping_form(columns, det)
+        if schema is not None:
+            try_load(data, upload.name, schema)
 
 if st.session_state[PROBLEMS]:
     show_problems(st.session_state[PROBLEMS], "This file cannot be used as it is:")

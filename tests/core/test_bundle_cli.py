@@ -13,6 +13,7 @@ from churn_core.bundle import load_model, save_model
 from churn_core.cli import main
 from churn_core.config import ChurnConfig
 from churn_core.errors import ModelBundleError
+from churn_core.export import read_export
 from churn_core.pipeline import score_users, train
 from tests.core.test_leakage import _base_log
 
@@ -98,7 +99,8 @@ def test_cli_train_score_round_trip(events_csv, tmp_path, capsys):
         )
         == 0
     )
-    scores = pd.read_csv(out, dtype={"user_id": str})
+    meta, scores = read_export(out)
+    assert meta["as_of"] == "2023-10-01 00:00" and meta["horizon_days"] == "30"
     assert list(scores.columns[:2]) == ["user_id", "churn_probability"]
     frame = pd.read_csv(events_csv, parse_dates=["timestamp"])
     seen = frame.loc[frame["timestamp"] < "2023-10-01", "user_id"].astype(str)
@@ -114,7 +116,7 @@ def test_cli_writes_xlsx(events_csv, tmp_path):
         main(["-q", "score", str(events_csv), "--model-dir", str(model_dir), "--out", str(out)])
         == 0
     )
-    assert len(pd.read_excel(out)) == pd.read_csv(events_csv)["user_id"].nunique()
+    assert len(read_export(out)[1]) == pd.read_csv(events_csv)["user_id"].nunique()
 
 
 def test_cli_bad_input_is_one_line_without_traceback(tmp_path):

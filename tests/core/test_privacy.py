@@ -17,9 +17,12 @@ from churn_core.errors import EventDataError
 from churn_core.ingest import load_events
 from churn_core.privacy import Pseudonymizer, load_or_create_key, pseudonym
 
+HOSTILE = '=HYPERLINK("http://evil.example","RAWCUST0000ZQ")'
 
-def _raw_log(n_users: int = 120, seed: int = 0) -> pd.DataFrame:
-    """Distinctive raw ids (easy to grep for) with churners and stayers."""
+
+def _raw_log(n_users: int = 120, seed: int = 0, hostile: bool = False) -> pd.DataFrame:
+    """Distinctive raw ids (easy to grep for) with churners and stayers; ``hostile``: user 0's
+    id is a spreadsheet formula."""
     rng = np.random.default_rng(seed)
     rows = []
     start = pd.Timestamp("2023-01-01")
@@ -29,7 +32,8 @@ def _raw_log(n_users: int = 120, seed: int = 0) -> pd.DataFrame:
         while t < stop:
             kind = rng.choice(["view", "purchase"], p=[0.7, 0.3])
             amount = round(float(rng.gamma(2, 20)), 2) if kind == "purchase" else 0.0
-            rows.append((f"RAWCUST{u:04d}ZQ", start + pd.Timedelta(days=t), kind, amount))
+            uid = HOSTILE if hostile and u == 0 else f"RAWCUST{u:04d}ZQ"
+            rows.append((uid, start + pd.Timedelta(days=t), kind, amount))
             t += rng.exponential(8)
     return pd.DataFrame(rows, columns=["user_id", "timestamp", "event_type", "amount"])
 
@@ -82,8 +86,11 @@ def _all_bytes(path: Path) -> bytes:
 
 
 def test_cli_pseudonymize_no_raw_id_in_any_output_and_reidentify(tmp_path, capsys):
-    frame = _raw_log()
+    from churn_core.export import read_export, write_export
+
+    frame = _raw_log(hostile=True)
     raw_ids = sorted(frame["user_id"].unique())
+    greppable = [f"RAWCUST{u:04d}ZQ" for u in range(120)]  # also inside the hostile id
     events = tmp_path / "events.csv"
     frame.to_csv(events, index=False)
     key = tmp_path / "secret" / "churn.key"
@@ -102,27 +109,32 @@ def test_cli_pseudonymize_no_raw_id_in_any_output_and_reidentify(tmp_path, capsy
         rc, more = _run(argv + common, capsys)
         assert rc == 0, more
         text += more
-    outputs = [p for p in model.rglob("*") if p.is_file()] + [out_csv, out_xlsx]
-    assert len(outputs) >= 4
+    campaign = tmp_path / "out" / "campaign.xlsx"
+    argv = ["campaign", str(events), "--model-dir", str(model), "--out", str(campaign)]
+    rc, more = _run(argv + common, capsys)
+    assert rc == 0, more
+    text += more
+    outputs = [p for p in model.rglob("*") if p.is_file()] + [out_csv, out_xlsx, campaign]
+    assert len(outputs) >= 5
     for path in outputs:
         data = _all_bytes(path)
-        assert not [u for u in raw_ids if u.encode() in data], path
-    assert not [u for u in raw_ids if u in text]  # progress lines and messages too
+        assert not [u for u in greppable if u.encode() in data], path
+    assert not [u for u in greppable if u in text]  # progress lines and messages too
     assert stat.S_IMODE(key.stat().st_mode) == 0o600
     assert not list(out_csv.parent.glob("*.key*"))  # nothing key-like next to the exports
 
-    scores = pd.read_csv(out_csv, dtype={"user_id": str})
+    _, scores = read_export(out_csv)
     assert scores["user_id"].str.startswith("p-").all()
     listed = tmp_path / "list.csv"
-    listed.write_text("# model: m\n# as_of: 2023-10-01\n" + scores.to_csv(index=False))
+    write_export(scores, listed, {"model": "m", "as_of": "2023-10-01"})
     back = tmp_path / "back.csv"
     rc, _ = _run(["reidentify", str(listed), "--key", str(key), "--out", str(back)], capsys)
     assert rc == 0
-    lines = back.read_text().splitlines()
-    assert lines[:2] == ["# model: m", "# as_of: 2023-10-01"]
-    mapped = pd.read_csv(back, comment="#", dtype={"user_id": str})
+    meta, mapped = read_export(back)
+    assert meta["model"] == "m" and meta["as_of"] == "2023-10-01"
     assert sorted(mapped["user_id"]) == raw_ids
     pd.testing.assert_series_equal(mapped["churn_probability"], scores["churn_probability"])
+    assert "'" + HOSTILE.replace('"', '""') in back.read_text(encoding="utf-8-sig")  # escaped
     # the same without the id table: pseudonyms recomputed from the raw event log
     key.with_name(key.name + ".ids.csv").unlink()
     rc, _ = _run(["reidentify", str(listed), "--key", str(key), "--out", str(back)], capsys)
@@ -130,7 +142,7 @@ def test_cli_pseudonymize_no_raw_id_in_any_output_and_reidentify(tmp_path, capsy
     argv = ["reidentify", str(listed), "--key", str(key), "--out", str(back), "--events"]
     rc, _ = _run([*argv, str(events)], capsys)
     assert rc == 0
-    assert sorted(pd.read_csv(back, comment="#", dtype={"user_id": str})["user_id"]) == raw_ids
+    assert sorted(read_export(back)[1]["user_id"]) == raw_ids
 
 
 def test_reidentify_refuses_a_foreign_key(tmp_path, capsys):
