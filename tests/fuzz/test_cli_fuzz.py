@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from churn_core.cli import main
+from churn_core.export import read_export
 from tests.fuzz.conftest import examples
 from tests.fuzz.strategies import log_files, mutated_logs, plausible_logs
 
@@ -49,10 +50,7 @@ def score_file(
         )
         check_outcome(rc, stderr)
         if rc == 0:
-            if out.suffix == ".xlsx":
-                scores = pd.read_excel(out, dtype={"user_id": str})
-            else:
-                scores = pd.read_csv(out, dtype={"user_id": str}, comment=None)
+            _, scores = read_export(out)
             assert len(scores) > 0 and scores["churn_probability"].between(0, 1).all()
         return rc
 
