@@ -220,6 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--model-dir", required=True, metavar="DIR")
     x.add_argument("--user", required=True, metavar="ID")
     x.add_argument("--as-of", metavar="T")
+    _privacy_flag(x)
     _mapping_flags(x)
 
     r = sub.add_parser(
