@@ -26,6 +26,8 @@ FOUND = {  # file -> what it broke (and where the fix is)
     "(more CV folds than users; crossval.py caps folds at the users, says 'too few users')",
     "train_4_users_12_cutoffs.csv": "train: StandardScaler on 0 samples (an empty CV fold)",
     "train_12_weekly_cutoffs.toml": "(the --config the two train cases ran with)",
+    "time_span_over_292_years.csv": "OverflowError in user detection by content: one id's "
+    "events span 1900..2251, beyond int64 nanoseconds (roles.py now measures spans in seconds)",
     "score_nothing_before_as_of.csv.gz": "IndexError in features when nobody has events before "
     "--as-of (features.py), instead of 'nobody to score'",
 }
