@@ -17,13 +17,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-RETAIL = (
-    Path(__file__).resolve().parents[2]
-    / "shared"
-    / "data"
-    / "uci-online-retail"
-    / "online_retail.csv.gz"
-)
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # runs from a checkout even without `pip install -e .`
+RETAIL = ROOT / "churn_core" / "data" / "online_retail.csv.gz"  # UCI Online Retail, bundled
 
 
 def _peak_mib() -> float:

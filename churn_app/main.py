@@ -18,8 +18,10 @@ PAGE_SPECS = (
     ("data.py", "Data", ":material/upload_file:"),
     ("model.py", "Churn & model", ":material/model_training:"),
     ("at_risk.py", "At-risk users", ":material/warning:"),
+    ("campaign.py", "Campaign", ":material/campaign:"),
     ("explanations.py", "Explanations", ":material/insights:"),
     ("export.py", "Export", ":material/download:"),
+    ("outcomes.py", "Outcomes", ":material/fact_check:"),
 )
 
 

@@ -36,6 +36,11 @@ def show_results(run) -> None:
     c[3].metric("Validated threshold (max F1)", f"{run.threshold:.3f}")
     for note in cv.notes + (oot.notes if oot is not None else ()):
         st.caption(note)
+    comparison = run.baseline_comparison()
+    st.markdown(f"**Against the simple baseline.** {run.baseline_verdict()}")
+    if comparison is not None:
+        fmt = {"model": "{:.3f}", "baseline": "{:.3f}", "difference": "{:+.3f}", "se": "{:.3f}"}
+        st.dataframe(comparison.style.format(fmt))
     left, right = st.columns(2)
     left.dataframe(metric_table(run).style.format("{:.3f}"))
     right.plotly_chart(charts.fold_spread(cv.folds, ["roc_auc", "pr_auc", "f1", "recall"]))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
 from churn_app.state import EXPLANATION, POLICY, policy_kwargs
@@ -17,28 +16,11 @@ def explanation_for(run):
     return exp[1] if exp is not None and exp[0] is run else None
 
 
-def scores_with_reasons(run) -> pd.DataFrame:
-    """The run's scores, plus reason_1..3 from a computed explanation when scores lack them."""
-    scores = run.scores
-    exp = explanation_for(run)
-    if "reason_1" in scores or exp is None:
-        return scores
-    reasons = exp.reasons.copy()
-    reasons.index = reasons.index.astype(str)
-    return scores.join(reasons, on="user_id")
-
-
 def current_targets(run) -> TargetList:
-    """The flagged users under the stored policy, re-ranked from stored scores (no training)."""
+    """The flagged users under the stored policy (no training), with reasons once explained."""
     rule, kwargs = policy_kwargs(run)
-    base = run.targets(rule, **kwargs)
-    scores = scores_with_reasons(run)
-    if scores is run.scores:
-        return base
-    return TargetList(
-        scores.loc[scores["user_id"].isin(base.users["user_id"])].reset_index(drop=True),
-        base.metadata,
-    )
+    exp = explanation_for(run)
+    return run.targets(rule, reasons=exp.reasons if exp is not None else None, **kwargs)
 
 
 def policy_widgets(run) -> None:

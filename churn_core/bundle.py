@@ -22,6 +22,7 @@ import zipfile
 from dataclasses import asdict
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -177,11 +178,12 @@ def _load_model(d: Path, manifest_path: Path) -> tuple[ChurnModel, ChurnConfig, 
         prep.transformers_[enc["slot"]] = (name, encoder, cols)
         prep.transformers[enc["slot"]] = (name, encoder, prep.transformers[enc["slot"]][2])
     config = ChurnConfig.from_dict(_json_config(manifest["config"]))
+    calibrator: dict[str, Any] = {
+        k: tuple(v) if isinstance(v, list) else v for k, v in manifest["calibrator"].items()
+    }
     model = ChurnModel(
         pipeline=pipe,
-        calibrator=Calibrator(
-            **{k: tuple(v) if isinstance(v, list) else v for k, v in manifest["calibrator"].items()}
-        ),
+        calibrator=Calibrator(**calibrator),
         feature_names=tuple(manifest["feature_names"]),
         event_types=tuple(manifest["event_types"]),
         max_events=manifest["max_events"],

@@ -62,6 +62,7 @@ LIST_COLUMNS = (
     *REASON_COLUMNS,
 )
 N_ITEMS = 5
+DEFAULT_VALUE = 100.0  # value of a saved churner when the log has no amounts (issue 9)
 ITEM_COLUMNS = tuple(f"recommended_item_{i + 1}" for i in range(N_ITEMS))
 
 
@@ -80,17 +81,19 @@ __all__ = [
 
 
 def user_values(scores: pd.DataFrame, value: float | None) -> tuple[np.ndarray, str]:
-    """The value of saving each user, and how it was set (for the metadata)."""
+    """The value of saving each user, and how it was set (for the metadata).
+
+    ``value`` given: that flat value. Otherwise each user's usual spend over the horizon
+    (from ``value_at_risk``), or, when the log has no amounts, ``DEFAULT_VALUE`` per saved
+    churner, said so in the plan so the analyst can set their own.
+    """
     p = scores["churn_probability"].to_numpy(dtype=np.float64)
     if value is not None:
         return np.full(len(p), float(value)), f"{float(value):g} per saved churner"
     if "value_at_risk" not in scores:
-        raise EventDataError(
-            [
-                "The log has no amounts, so there is no per-user value at risk: give the "
-                "value of saving one churner (--value V, e.g. --value 100, or value in the "
-                "[campaign] table)."
-            ]
+        return np.full(len(p), DEFAULT_VALUE), (
+            f"{DEFAULT_VALUE:g} per saved churner (default: the log has no amounts; "
+            "set your own with --value or the [campaign] table)"
         )
     var = scores["value_at_risk"].to_numpy(dtype=np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -192,7 +195,7 @@ def plan_campaign(
     values, source = user_values(scores, cfg.value)
     p = scores["churn_probability"].to_numpy(dtype=np.float64)
     profit = cfg.save_rate * p * values - cfg.contact_cost
-    per_user = cfg.value is None
+    per_user = cfg.value is None and "value_at_risk" in scores
     key = profit if per_user else p
     ids = scores["user_id"].astype(str).to_numpy()
     order = np.lexsort((ids, -key))

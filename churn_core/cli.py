@@ -1,4 +1,5 @@
-"""``python -m churn_core train|score|evaluate|explain``: the same pipeline as the app."""
+"""``churn train|score|evaluate|explain|app`` (or ``python -m churn_core …``): the same
+pipeline as the app."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import contextlib
 import json
 import logging
 import math
+import os
 import sys
 import time
 import warnings
@@ -29,6 +31,9 @@ examples:
   python -m churn_core reidentify list.csv --key ~/.churn/key --out list_with_ids.csv
   python -m churn_core campaign orders.csv --model-dir models/retail --out list.csv --contact-cost 2
   python -m churn_core outcome later_orders.csv --campaign list.csv --horizon-days 90
+  python -m churn_core app --server.port 8502   (the dashboard; arguments go to streamlit run)
+
+After `pip install .`, `churn` is the same command: churn train orders.csv ...
 """
 
 
@@ -95,18 +100,33 @@ def _label_flags(p: argparse.ArgumentParser, required: bool) -> None:
     p.add_argument("--seed", type=int, help="random seed (default 0)")
 
 
+def _global_flags(p: argparse.ArgumentParser, default: object) -> None:
+    """Flags accepted before or after the sub-command (``churn -q score …`` = ``churn score -q …``).
+
+    On the sub-commands the default is SUPPRESS, so a flag given before the sub-command is
+    not overwritten by the sub-parser's default.
+    """
+    p.add_argument(
+        "-q", "--quiet", action="store_true", default=default, help="no progress on stderr"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m churn_core",
+        # `churn …` once installed, `python -m churn_core …` from a checkout
+        prog="churn" if Path(sys.argv[0]).name == "churn" else "python -m churn_core",
         description="Churn early warning from raw e-commerce event logs (CSV, CSV.gz, Parquet).",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    _global_flags(parser, False)
+    common = argparse.ArgumentParser(add_help=False)
+    _global_flags(common, argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     t = sub.add_parser(
         "train",
+        parents=[common],
         help="train, validate and save a model bundle",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -125,6 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser(
         "score",
+        parents=[common],
         help="score every user with a saved model",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -139,6 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser(
         "evaluate",
+        parents=[common],
         help="true forecast check against what happened after T",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -156,6 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser(
         "campaign",
+        parents=[common],
         help="plan a retention campaign: list size, control group, actions, expected profit",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -169,7 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         metavar="V",
         help="value of saving one churner (default: each user's usual spend over the "
-        "horizon, from amounts; a log without amounts needs --value)",
+        "horizon, from amounts; 100 for a log without amounts)",
     )
     c.add_argument("--contact-cost", type=float, metavar="C", help="cost per contact (default 1)")
     c.add_argument(
@@ -196,6 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     o = sub.add_parser(
         "outcome",
+        parents=[common],
         help="did the campaign work: realised churn, uplift with CI, forecast quality",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -215,7 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
     _privacy_flag(o)
     _mapping_flags(o)
 
-    x = sub.add_parser("explain", help="one user's full explanation")
+    x = sub.add_parser("explain", parents=[common], help="one user's full explanation")
     x.add_argument("events", help="event log file")
     x.add_argument("--model-dir", required=True, metavar="DIR")
     x.add_argument("--user", required=True, metavar="ID")
@@ -225,6 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser(
         "reidentify",
+        parents=[common],
         help="map pseudonymised user ids in a list back to the real ids",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -241,6 +266,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _raw_export_flag(r)
     _mapping_flags(r)
+    a = sub.add_parser(
+        "app",
+        help="start the dashboard (Streamlit) from the installed package",
+        description="Start the dashboard: `streamlit run` on the installed churn_app. "
+        "Every further argument goes to `streamlit run`, e.g. --server.port 8502 "
+        "--server.headless true.",
+    )
+    a.add_argument("streamlit_args", nargs=argparse.REMAINDER, help="passed to streamlit run")
     return parser
 
 
@@ -398,6 +431,11 @@ def cmd_train(args, say) -> int:
     print(run.cv.summary.round(4).to_string())
     if run.backtest is not None:
         print("\nout-of-time:", run.backtest.folds.round(4).to_dict("records")[0])
+    comparison = run.baseline_comparison()
+    if comparison is not None:
+        print("\nout-of-time vs RFM + logistic regression (same training rows):")
+        print(comparison.round(4).to_string())
+    print(run.baseline_verdict())
     if run.search_results is not None:
         print("\nhyperparameter search (best first):")
         print(run.search_results.round(4).to_string(index=False))
@@ -414,6 +452,7 @@ def cmd_score(args, say) -> int:
     from churn_core.export import write_export
     from churn_core.pipeline import score_table
     from churn_core.table import scoring_table
+    from churn_core.targets import join_reasons
 
     model, cfg, _ = load_model(args.model_dir)
     cfg = config_from_args(args, base=cfg)
@@ -427,7 +466,7 @@ def cmd_score(args, say) -> int:
     say("explaining (reason_1..reason_3)", 0.7)
     ids = pd.Index(table.user_id.astype(str))
     reasons = explain_model(model, table.X, ids, sample_background(table.X)).reasons
-    scores = scores.join(reasons, on="user_id")
+    scores = join_reasons(scores, reasons)
     meta = {
         "as_of": f"{as_of:%Y-%m-%d %H:%M}",
         "horizon_days": cfg.label.horizon_days,
@@ -589,7 +628,48 @@ def _one_line_warning(message, category, filename, lineno, file=None, line=None)
     print(f"warning: {message}", file=sys.stderr)
 
 
+def app_command(streamlit_args: list[str]) -> list[str]:
+    """The ``streamlit run`` command line that starts the dashboard of the installed package.
+
+    The app's theme and upload limit (``churn_app/streamlit_config.toml``, a copy of the
+    repository's ``.streamlit/config.toml``) are passed as flags, so the dashboard looks the
+    same from any working directory; ``streamlit_args`` come last and win.
+    """
+    import tomllib
+    from importlib import resources
+
+    app_dir = resources.files("churn_app")
+    script = Path(str(app_dir.joinpath("streamlit_app.py")))
+    settings = tomllib.loads(app_dir.joinpath("streamlit_config.toml").read_text("utf-8"))
+    flags = [
+        f"--{section}.{key}={str(value).lower() if isinstance(value, bool) else value}"
+        for section, values in settings.items()
+        for key, value in values.items()
+    ]
+    return [sys.executable, "-m", "streamlit", "run", str(script), *flags, *streamlit_args]
+
+
+def cmd_app(args, say) -> int:
+    """Run the dashboard in the foreground until it is stopped (Ctrl+C)."""
+    import subprocess
+
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+    }
+    command = app_command(list(args.streamlit_args))
+    if os.name == "posix":  # become streamlit: signals (Ctrl+C, SIGTERM) reach it directly
+        os.execve(command[0], command, env)
+    try:
+        return subprocess.call(command, env=env)
+    except KeyboardInterrupt:
+        return 0
+
+
 COMMANDS = {
+    "app": cmd_app,
     "train": cmd_train,
     "score": cmd_score,
     "evaluate": cmd_evaluate,
@@ -626,8 +706,22 @@ def _names_user_path(err: OSError, args: argparse.Namespace) -> bool:
     return False
 
 
+def _split_app_args(argv: list[str]) -> tuple[list[str], list[str]]:
+    """``[…, "app", *rest]`` -> (``[…, "app"]``, ``rest``): everything after ``app`` belongs to
+    ``streamlit run`` (argparse cannot pass on flags such as ``--server.port``)."""
+    for i, token in enumerate(argv):
+        if token == "app" and argv[i + 1 :] not in (["-h"], ["--help"]):
+            return argv[: i + 1], argv[i + 1 :]
+        if not token.startswith("-"):
+            break
+    return argv, []
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv, streamlit_args = _split_app_args(list(sys.argv[1:] if argv is None else argv))
     args = build_parser().parse_args(argv)
+    if args.command == "app":
+        args.streamlit_args = [*args.streamlit_args, *streamlit_args]
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     warnings.showwarning = _one_line_warning
     say = _Progress(args.quiet)

@@ -16,6 +16,8 @@ from typing import Any
 CLASSIFIERS = ("logreg", "svm", "hgb", "rf")
 ENCODERS = ("none", "transformer", "hybrid", "text")
 CALIBRATIONS = ("sigmoid", "isotonic", "none")
+# thirds: spline logreg, linear logreg and RFM + logreg; rfm: spline logreg and RFM + logreg
+BLENDS = ("thirds", "rfm", "none")
 THRESHOLD_RULES = ("max_f1", "top_k", "probability")
 TIER_BASES = ("relative", "probability")
 
@@ -123,6 +125,7 @@ class ModelConfig:
     classifier: str = "logreg"  # one of CLASSIFIERS; logreg won the out-of-time comparison
     C: float = 0.01  # logreg / svm inverse regularisation (strong: few, correlated features)
     spline_knots: int = 4  # logreg / svm: spline basis per feature (GAM-style); 0 = linear
+    blend: str = "thirds"  # logreg, no encoder: average log-odds with simpler members (BLENDS)
     max_depth: int | None = 4  # hgb / rf
     learning_rate: float = 0.05  # hgb
     n_estimators: int = 300  # hgb max_iter / rf trees
@@ -148,6 +151,8 @@ class ModelConfig:
             raise ValueError(
                 f"spline_knots must be 0 (off) or at least 2, got {self.spline_knots}."
             )
+        if self.blend not in BLENDS:
+            raise ValueError(f"blend must be one of {', '.join(BLENDS)}; got {self.blend!r}.")
         if self.cv_folds < 2:
             raise ValueError(f"cv_folds must be at least 2, got {self.cv_folds}.")
 
@@ -158,8 +163,9 @@ class TargetingConfig:
 
     ``tier_basis`` ``relative`` (default): a user is ``medium`` at or above
     ``relative_tier_cuts[0]`` times the average churn probability of the scored users and
-    ``high`` at or above ``relative_tier_cuts[1]`` times it, so tiers mean something for a
-    shop whose churn rate is 6 % as much as for one whose rate is 45 %. ``probability``:
+    ``high`` at or above ``relative_tier_cuts[1]`` times it (at most halfway from the medium
+    cut to 1), so tiers mean something for a shop whose churn rate is 6 % as much as for one
+    whose rate is 45 %. ``probability``:
     the fixed probability cuts ``tier_cuts``.
     """
 

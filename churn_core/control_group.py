@@ -33,14 +33,14 @@ def assign_control(tiers: Sequence[str], share: float, seed: int) -> np.ndarray:
     """Control flags for users in rank order: stratified permuted blocks (see the module
     docstring). The flags of the first ``k`` users depend only on those users' tiers,
     ``share`` and ``seed``, so a list of any size reproduces its own split."""
-    tiers = np.asarray(tiers, dtype=object)
-    out = np.zeros(len(tiers), dtype=bool)
-    if share <= 0 or len(tiers) == 0:
+    ranked = np.asarray(tiers, dtype=object)
+    out = np.zeros(len(ranked), dtype=bool)
+    if share <= 0 or len(ranked) == 0:
         return out
     size, per_block = control_blocks(share)
-    names = list(TIERS) + sorted(set(tiers.tolist()) - set(TIERS))
+    names = list(TIERS) + sorted(set(ranked.tolist()) - set(TIERS))
     for number, tier in enumerate(names):
-        pos = np.flatnonzero(tiers == tier)
+        pos = np.flatnonzero(ranked == tier)
         if len(pos) == 0:
             continue
         blocks = -(-len(pos) // size)

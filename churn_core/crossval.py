@@ -8,12 +8,26 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
-from sklearn.metrics import log_loss, roc_auc_score
+from sklearn.metrics import average_precision_score, log_loss, roc_auc_score
 
 from churn_core.config import EncoderConfig, ModelConfig
 from churn_core.errors import EventDataError
-from churn_core.metrics import Curves, CVResult, max_f1_threshold, score_metrics
-from churn_core.model import Calibrator, ChurnModel, build_pipeline, fit_pipeline, raw_scores
+from churn_core.metrics import (
+    Curves,
+    CVResult,
+    max_f1_threshold,
+    paired_differences,
+    score_metrics,
+)
+from churn_core.model import (
+    RFM_COLUMNS,
+    Calibrator,
+    ChurnModel,
+    build_pipeline,
+    fit_pipeline,
+    raw_scores,
+    rfm_pipeline,
+)
 from churn_core.table import FeatureTable, Progress
 
 log = logging.getLogger(__name__)
@@ -26,10 +40,10 @@ def _folds(table: FeatureTable, n_folds: int, seed: int) -> list[tuple[np.ndarra
     in a seeded random order within each stratum; vectorised, unlike StratifiedGroupKFold,
     whose per-group search takes seconds on tens of thousands of users.
     """
-    n_pos = int(table.y.sum())
+    n_pos = int(table.target().sum())
     codes, users = pd.factorize(table.user_id)
-    k = max(2, min(n_folds, n_pos, len(table.y) - n_pos, len(users)))  # no empty fold
-    rate = np.bincount(codes, weights=table.y, minlength=len(users)) / np.bincount(codes)
+    k = max(2, min(n_folds, n_pos, len(table.target()) - n_pos, len(users)))  # no empty fold
+    rate = np.bincount(codes, weights=table.target(), minlength=len(users)) / np.bincount(codes)
     shuffle = np.random.default_rng(seed).random(len(users))
     order = np.lexsort((shuffle, rate))  # by churn share, ties in random order
     fold_of_user = np.empty(len(users), dtype=np.int64)
@@ -47,10 +61,10 @@ def out_of_fold_scores(
     """Raw scores for every row from a pipeline that never saw that row's user."""
     folds = _folds(table, model_cfg.cv_folds, model_cfg.seed)
     template = build_pipeline(model_cfg, table.feature_names, encoder_cfg)
-    oof = np.zeros(len(table.y))
+    oof = np.zeros(len(table.target()))
     k = len(folds)
     for i, (tr, va) in enumerate(folds):
-        if len(va) == 0 or len(np.unique(table.y[tr])) < 2:
+        if len(va) == 0 or len(np.unique(table.target()[tr])) < 2:
             raise EventDataError(
                 [
                     f"Too few users for {k}-fold cross-validation: {len(np.unique(table.user_id))} "
@@ -67,7 +81,7 @@ def out_of_fold_scores(
             def inner(s: str, f: float, stage=stage, i=i) -> None:
                 progress(f"{stage}: {s}", (i + f) / k)
 
-        pipe = fit_pipeline(clone(template), table.X.iloc[tr], table.y[tr], inner)
+        pipe = fit_pipeline(clone(template), table.X.iloc[tr], table.target()[tr], inner)
         oof[va] = raw_scores(pipe, table.X.iloc[va])
         if progress:
             progress(stage, (i + 1) / k)
@@ -86,7 +100,7 @@ def cross_validate(
     out-of-fold scores. Returns the result and the calibrator fitted on all of them.
     """
     oof, val_sets = out_of_fold_scores(table, model_cfg, encoder_cfg, progress)
-    y = table.y
+    y = table.target()
     prob = np.zeros_like(oof)
     for va in val_sets:
         rest = np.setdiff1d(np.arange(len(y)), va)
@@ -109,6 +123,11 @@ def cross_validate(
     return result, Calibrator.fit(oof, y, model_cfg.calibration)
 
 
+BASELINE_NAME = "RFM + logistic regression"
+BACKTEST_BOOTSTRAP = 100  # paired resamples of the backtest's users for the error bars
+BOOTSTRAP_ROWS = 3_000  # on bigger backtests the errors come from a sample this big
+
+
 def backtest(
     table: FeatureTable,
     model_cfg: ModelConfig,
@@ -119,7 +138,9 @@ def backtest(
     """Train on earlier cutoffs, test on the latest labelled one (out of time).
 
     Training rows are those whose label window closed before the test cutoff; when no
-    such cutoff exists, every earlier cutoff is used and the result says so.
+    such cutoff exists, every earlier cutoff is used and the result says so. ``result.baseline``
+    compares the model with RFM + logistic regression fitted on the same rows: ROC-AUC
+    and PR-AUC of both, their difference and its paired-bootstrap standard error.
     """
     cuts = np.unique(table.cutoff)
     if len(cuts) < 2:
@@ -131,7 +152,7 @@ def backtest(
         closed = table.cutoff < test_cut
         notes.append("training label windows overlap the test period (log too short)")
     tr, te = np.flatnonzero(closed), np.flatnonzero(table.cutoff == test_cut)
-    if len(np.unique(table.y[tr])) < 2 or len(np.unique(table.y[te])) < 2:
+    if len(np.unique(table.target()[tr])) < 2 or len(np.unique(table.target()[te])) < 2:
         return None
     train = table.take(tr)
     inner = replace(model_cfg, cv_folds=min(model_cfg.cv_folds, 3))
@@ -140,15 +161,86 @@ def backtest(
         oof, _ = out_of_fold_scores(train, inner, encoder_cfg, lambda s, f: say(s, 0.75 * f))
     except EventDataError:  # too few users before the test cutoff: no backtest, like above
         return None
-    cal = Calibrator.fit(oof, train.y, model_cfg.calibration)
+    cal = Calibrator.fit(oof, train.target(), model_cfg.calibration)
     pipe = build_pipeline(model_cfg, table.feature_names, encoder_cfg)
-    fit_pipeline(pipe, train.X, train.y, lambda s, f: say(f"refit: {s}", 0.75 + 0.25 * f))
-    y = table.y[te]
-    prob = cal(raw_scores(pipe, table.X.iloc[te]))
-    threshold = max_f1_threshold(train.y, cal(oof))
+    fit_pipeline(pipe, train.X, train.target(), lambda s, f: say(f"refit: {s}", 0.75 + 0.25 * f))
+    y = table.target()[te]
+    X_test = table.X.iloc[te]
+    prob = cal(raw_scores(pipe, X_test))
+    threshold = max_f1_threshold(train.target(), cal(oof))
     folds = pd.DataFrame([score_metrics(y, prob, threshold)], index=["out-of-time"])
+    baseline = None
+    if set(RFM_COLUMNS) <= set(table.feature_names):
+        rfm = rfm_pipeline().fit(train.X, train.target()).decision_function(X_test)
+        baseline = compare_with_baseline(y, prob, rfm, model_cfg.seed)
     return CVResult(
-        "out-of-time", folds, y, prob, threshold, Curves.from_scores(y, prob), tuple(notes)
+        "out-of-time",
+        folds,
+        y,
+        prob,
+        threshold,
+        Curves.from_scores(y, prob),
+        tuple(notes),
+        baseline=baseline,
+    )
+
+
+def compare_with_baseline(
+    y: np.ndarray, score: np.ndarray, baseline: np.ndarray, seed: int = 0
+) -> pd.DataFrame:
+    """Rows ``roc_auc``, ``pr_auc``; columns ``model``, ``baseline``, ``difference``, ``se``
+    (paired bootstrap over the graded users) and ``verdict`` (better / level / worse: a
+    difference within one standard error is level).
+
+    Above ``BOOTSTRAP_ROWS`` users the standard error is bootstrapped on a random sample of
+    that many and scaled by sqrt(sample / users), which keeps big logs fast.
+    """
+    y, score, baseline = np.asarray(y), np.asarray(score), np.asarray(baseline)
+    sub = np.arange(len(y))
+    if len(y) > BOOTSTRAP_ROWS:  # errors from a user sample, scaled to the full count
+        sub = np.sort(np.random.default_rng(seed).choice(len(y), BOOTSTRAP_ROWS, replace=False))
+        if len(np.unique(y[sub])) < 2:
+            sub = np.arange(len(y))
+    d = paired_differences(y[sub], score[sub], baseline[sub], BACKTEST_BOOTSTRAP, seed)
+    scale = np.sqrt(len(sub) / len(y))  # a standard error shrinks like 1 / sqrt(n)
+    rows = {}
+    for metric, fn in (("roc_auc", roc_auc_score), ("pr_auc", average_precision_score)):
+        diff = float(fn(y, score) - fn(y, baseline))
+        se = d[metric][1] * scale
+        verdict = "better" if diff > se else "worse" if diff < -se else "level"
+        rows[metric] = {
+            "model": float(fn(y, score)),
+            "baseline": float(fn(y, baseline)),
+            "difference": diff,
+            "se": se,
+            "verdict": verdict,
+        }
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def baseline_verdict(comparison: pd.DataFrame | None) -> str:
+    """One plain sentence on whether the model beats RFM + logistic regression out of time."""
+    if comparison is None:
+        return (
+            f"No out-of-time comparison with {BASELINE_NAME}: the log has too few "
+            "training cutoffs for a backtest."
+        )
+    roc, pr = comparison.loc["roc_auc"], comparison.loc["pr_auc"]
+    figures = (
+        f"ROC-AUC {roc['model']:.3f} vs {roc['baseline']:.3f} "
+        f"({roc['difference']:+.3f} ± {roc['se']:.3f}), PR-AUC {pr['model']:.3f} vs "
+        f"{pr['baseline']:.3f} ({pr['difference']:+.3f} ± {pr['se']:.3f})"
+    )
+    verdicts = {roc["verdict"], pr["verdict"]}
+    if verdicts == {"better"} or verdicts == {"better", "level"}:
+        meaning = "the extra features earn their keep on this log"
+    elif "worse" in verdicts:
+        meaning = f"on this log the simple {BASELINE_NAME} ranks customers better"
+    else:
+        meaning = "level within the noise: the extra features add little on this log"
+    return (
+        f"Out-of-time backtest against {BASELINE_NAME} fitted on the same rows: "
+        f"{figures}; ± one paired-bootstrap standard error. Verdict: {meaning}."
     )
 
 
@@ -162,7 +254,7 @@ def fit_final(
 ) -> ChurnModel:
     """Refit the pipeline on every training row and attach the cross-fitted calibrator."""
     pipe = build_pipeline(model_cfg, table.feature_names, encoder_cfg)
-    fit_pipeline(pipe, table.X, table.y, progress)
+    fit_pipeline(pipe, table.X, table.target(), progress)
     max_events = encoder_cfg.max_events if encoder_cfg and encoder_cfg.kind != "none" else None
     return ChurnModel(pipe, calibrator, tuple(table.feature_names), event_types, max_events)
 
@@ -206,8 +298,8 @@ def search(
         rows.append(
             {
                 **params,
-                "roc_auc": roc_auc_score(table.y, oof),
-                "log_loss_uncalibrated": log_loss(table.y, np.clip(p, 1e-6, 1 - 1e-6)),
+                "roc_auc": roc_auc_score(table.target(), oof),
+                "log_loss_uncalibrated": log_loss(table.target(), np.clip(p, 1e-6, 1 - 1e-6)),
             }
         )
         if progress:

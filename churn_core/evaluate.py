@@ -6,36 +6,26 @@ or after the cutoff; baselines are trained and graded the same way.
 
 from __future__ import annotations
 
+import sys
 import time
+import types
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
 
 from churn_core.config import ChurnConfig, EncoderConfig, ModelConfig
 from churn_core.crossval import cross_validate, fit_final
 from churn_core.events import EventLog
 from churn_core.features import pick_event_types
 from churn_core.labels import build_labels, summarise_labels, training_cutoffs
-from churn_core.metrics import auc_difference, score_metrics
-from churn_core.model import SignedLog1p
+from churn_core.metrics import paired_differences, score_metrics
+from churn_core.model import rfm_pipeline
 from churn_core.pipeline import Progress, check_trainable, score_table
 from churn_core.recommend_check import recommendation_check as _recommendation_check
 from churn_core.table import FeatureTable, scoring_table, training_table
 
-RFM_COLUMNS = [
-    "recency_days",
-    "active_days",
-    "n_events",
-    "monetary",
-    "tenure_days",
-    "events_30d",
-    "events_90d",
-    "overdue_ratio",
-]
 LADDER_FINETUNE_EPOCHS = 8  # the fine-tuned rung, when the config does not set its own
 REPORT_COLUMNS = [
     "model",
@@ -47,6 +37,8 @@ REPORT_COLUMNS = [
     "lift_top_decile",
     "roc_auc_vs_project",
     "vs_project_se",
+    "pr_auc_vs_project",
+    "pr_vs_project_se",
     "seconds",
 ]
 
@@ -66,7 +58,8 @@ def evaluate(
     ``seconds`` is each model's fit and scoring time; the feature tables are built once
     per sequence length and shared, so their cost is not in it. ``roc_auc_vs_project`` is
     each model's ROC-AUC minus the project's, with its paired-bootstrap standard error
-    ``vs_project_se`` (500 resamples of the graded users).
+    ``vs_project_se`` (500 resamples of the graded users); ``pr_auc_vs_project`` and
+    ``pr_vs_project_se`` the same for PR-AUC.
     """
     say = progress or (lambda s, f: None)
     cutoff = pd.Timestamp(cutoff)
@@ -87,9 +80,9 @@ def evaluate(
         return tables[max_events]
 
     agg_tab = tables_for(None)[0]
-    labels = summarise_labels(spec, cutoffs, agg_tab.cutoff, agg_tab.y)
+    labels = summarise_labels(spec, cutoffs, agg_tab.cutoff, agg_tab.target())
     check_trainable(agg_tab, labels, spec.horizon_days)
-    rows = []
+    rows: list[dict[str, Any]] = []
     graded: dict[str, np.ndarray] = {}  # scores aligned with ``truth``, per model
 
     def grade(
@@ -175,21 +168,24 @@ def evaluate(
         is_probability=False,
     )
     t0 = time.perf_counter()
-    rfm = make_pipeline(SignedLog1p(), StandardScaler(), LogisticRegression(max_iter=2000))
-    rfm.fit(tab.X[RFM_COLUMNS], tab.y)
+    rfm = rfm_pipeline().fit(tab.X, tab.y)
     grade(
         "baseline: RFM + logistic regression",
         sc.user_id,
-        rfm.predict_proba(sc.X[RFM_COLUMNS])[:, 1],
+        rfm.predict_proba(sc.X)[:, 1],
         time.perf_counter() - t0,
     )
     say("paired bootstrap against the project model", 0.95)
     report = pd.DataFrame(rows)
     y, project = truth.to_numpy(), graded[rows[0]["model"]]
-    diffs = [auc_difference(y, graded[r["model"]], project, seed=config.model.seed) for r in rows]
-    report["roc_auc_vs_project"] = [d for d, _ in diffs]
-    report["vs_project_se"] = [se for _, se in diffs]
-    report.loc[0, "vs_project_se"] = float("nan")  # the project against itself
+    diffs = [
+        paired_differences(y, graded[r["model"]], project, seed=config.model.seed) for r in rows
+    ]
+    report["roc_auc_vs_project"] = [d["roc_auc"][0] for d in diffs]
+    report["vs_project_se"] = [d["roc_auc"][1] for d in diffs]
+    report["pr_auc_vs_project"] = [d["pr_auc"][0] for d in diffs]
+    report["pr_vs_project_se"] = [d["pr_auc"][1] for d in diffs]
+    report.loc[0, ["vs_project_se", "pr_vs_project_se"]] = float("nan")  # project vs itself
     say("done", 1.0)
     return report[REPORT_COLUMNS]
 
@@ -229,3 +225,18 @@ def _forecast(
     )
     scores, _ = score_table(model, scoring, cfg, has_amount, cutoff)
     return scores["user_id"].to_numpy(), scores["churn_probability"].to_numpy()
+
+
+class _CallableModule(types.ModuleType):
+    """``churn_core.evaluate(...)`` calls :func:`evaluate`.
+
+    The package exports the function ``evaluate`` under the name this module has, and
+    Python sets ``churn_core.evaluate`` to the module whenever the module is imported; so
+    the module itself forwards calls, and both spellings work in a notebook.
+    """
+
+    def __call__(self, *args: Any, **kwargs: Any) -> pd.DataFrame:
+        return evaluate(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

@@ -217,10 +217,11 @@ def explained_output(model, X: pd.DataFrame) -> np.ndarray:
 
 
 def _factor_of(column: str) -> str:
-    """The behaviour factor a transformed column belongs to (spline bases, embedding dims)."""
+    """The behaviour factor a transformed column belongs to (spline bases, blend members'
+    copies, embedding dims)."""
     if column.startswith("emb_"):
         return SEQUENCE_FACTOR
-    return re.sub(r"_sp_\d+$", "", column)
+    return re.sub(r"(_sp_\d+|_lin|_rfm)$", "", column)  # spline bases; blend members' copies
 
 
 def _grouping(names: Iterable[str]) -> tuple[list[str], np.ndarray]:

@@ -126,7 +126,7 @@ def aggregate_features(
     f["mean_gap_days"] = mean_gap  # NaN until a second active day; filled with tenure below
     f["std_gap_days"] = np.nan_to_num(np.sqrt(np.maximum(sq - mean_gap**2, 0.0)))
     f["max_gap_days"] = _max(gcode, gaps, n, np.nan)
-    f["overdue_ratio"] = f["recency_days"] / (np.nan_to_num(mean_gap, nan=f["tenure_days"]) + 1.0)
+    f["overdue_ratio"] = f["recency_days"] / (np.nan_to_num(mean_gap, nan=f["tenure_days"]) + 1.0)  # type: ignore[call-overload]
     for half_life in (30, 90):
         f[f"decayed_days_{half_life}"] = _sum(ucode, 0.5 ** (-uday / half_life), n)
     f["recency_over_max_gap"] = f["recency_days"] / (np.nan_to_num(f["max_gap_days"], nan=0.0) + 1)

@@ -100,3 +100,27 @@ def summarise_labels(
     return pd.DataFrame(
         rows, columns=["cutoff", "window_start", "window_end", "eligible", "churned", "churn_rate"]
     )
+
+
+MIN_POSITIVES = 5  # fewer churned (or retained) rows than this: training refuses
+THIN_ROWS = 200  # fewer labelled user-cutoff rows than this: metrics will be noisy
+THIN_CLASS = 50  # fewer churned (or retained) rows than this: metrics will be noisy
+
+
+def thin_data_warning(labels: pd.DataFrame) -> str | None:
+    """The warning to show when a churn definition leaves too few labelled rows, else None.
+
+    ``labels`` is :func:`label_summary`'s table. Thin: fewer than ``THIN_ROWS`` labelled
+    user-cutoff rows, or fewer than ``max(MIN_POSITIVES, THIN_CLASS)`` churned or stayed
+    (``MIN_POSITIVES`` is where training refuses). An empty table (no cutoff fits) is not
+    thin but impossible: the caller says so, and training raises ``EventDataError``.
+    """
+    if labels.empty:
+        return None
+    pos, rows = int(labels["churned"].sum()), int(labels["eligible"].sum())
+    if min(pos, rows - pos) >= max(MIN_POSITIVES, THIN_CLASS) and rows >= THIN_ROWS:
+        return None
+    return (
+        f"The data are thin for this definition ({pos} churned, {rows - pos} stayed): "
+        "metrics will be noisy or training will refuse. Try a shorter horizon or more cutoffs."
+    )

@@ -48,13 +48,36 @@ def auc_difference(
     users happen to be easy) cancels out: a difference smaller than about twice its
     standard error is within the noise of the test sample.
     """
+    return paired_differences(y, score, reference, n_boot, seed, chunk, pr_auc=False)["roc_auc"]
+
+
+def paired_differences(
+    y: np.ndarray,
+    score: np.ndarray,
+    reference: np.ndarray,
+    n_boot: int = 500,
+    seed: int = 0,
+    chunk: int = 50,
+    pr_auc: bool = True,
+) -> dict[str, tuple[float, float]]:
+    """``{"roc_auc": (diff, se), "pr_auc": (diff, se)}``: ``score`` minus ``reference``.
+
+    Differences are exact (scikit-learn); their standard errors come from one paired
+    bootstrap (the same ``n_boot`` resamples of the rows grade both scores). In a resample
+    the PR-AUC is the average precision with ties broken by row order (duplicated rows
+    are tied), close enough for an error bar.
+    """
     from scipy.stats import rankdata
 
     y = np.asarray(y, dtype=np.float64)
     score, reference = np.asarray(score, float), np.asarray(reference, float)
-    diff = float(roc_auc_score(y, score) - roc_auc_score(y, reference))
+    out = {"roc_auc": float(roc_auc_score(y, score) - roc_auc_score(y, reference))}
+    if pr_auc:
+        out["pr_auc"] = float(
+            average_precision_score(y, score) - average_precision_score(y, reference)
+        )
     rng = np.random.default_rng(seed)
-    draws = []
+    draws: dict[str, list[np.ndarray]] = {k: [] for k in out}
     for start in range(0, n_boot, chunk):  # bounded memory on big logs
         idx = rng.integers(0, len(y), (min(chunk, n_boot - start), len(y)))
         yb = y[idx]
@@ -67,9 +90,19 @@ def auc_difference(
             ((rankdata(s[idx], axis=1) * yb).sum(axis=1) - n1 * (n1 + 1) / 2) / pairs
             for s in (score, reference)
         ]
-        draws.append(auc[0] - auc[1])
-    d = np.concatenate(draws)
-    return diff, float(d.std(ddof=1)) if len(d) > 1 else float("nan")
+        draws["roc_auc"].append(auc[0] - auc[1])
+        if pr_auc:
+            ap = []
+            for s in (score, reference):
+                hits = np.take_along_axis(yb, np.argsort(-s[idx], axis=1, kind="stable"), axis=1)
+                precision = np.cumsum(hits, axis=1) / np.arange(1, len(y) + 1)
+                ap.append((precision * hits).sum(axis=1) / n1)
+            draws["pr_auc"].append(ap[0] - ap[1])
+    result = {}
+    for k, diff in out.items():
+        d = np.concatenate(draws[k])
+        result[k] = (diff, float(d.std(ddof=1)) if len(d) > 1 else float("nan"))
+    return result
 
 
 def top_decile_lift(y: np.ndarray, p: np.ndarray) -> float:
@@ -153,6 +186,7 @@ class CVResult:
     threshold: float
     curves: Curves
     notes: tuple[str, ...] = field(default=())
+    baseline: pd.DataFrame | None = None  # vs RFM + logistic regression on the same rows
 
     @property
     def summary(self) -> pd.DataFrame:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
 from sklearn.isotonic import IsotonicRegression
@@ -27,6 +27,17 @@ from churn_core.errors import ConfigError
 from churn_core.table import SEQUENCE_COLUMN, Progress
 
 LINEAR = ("logreg", "svm")
+# recency, frequency, monetary and their simplest companions: the referee-style baseline
+RFM_COLUMNS = [
+    "recency_days",
+    "active_days",
+    "n_events",
+    "monetary",
+    "tenure_days",
+    "events_30d",
+    "events_90d",
+    "overdue_ratio",
+]
 
 
 class SignedLog1p(BaseEstimator, TransformerMixin):
@@ -43,6 +54,140 @@ class SignedLog1p(BaseEstimator, TransformerMixin):
 
     def get_feature_names_out(self, input_features=None):  # noqa: D102
         return np.asarray(input_features, dtype=object)
+
+
+class Suffixed(BaseEstimator, TransformerMixin):
+    """Identity that renames its columns ``name + suffix`` (a second view of a feature)."""
+
+    def __init__(self, suffix: str = "_rfm"):
+        self.suffix = suffix
+
+    def fit(self, X, y=None):  # noqa: D102 - sklearn contract
+        self.n_features_in_ = np.asarray(X).shape[1]
+        return self
+
+    def transform(self, X):  # noqa: D102
+        check_is_fitted(self, "n_features_in_")
+        return np.asarray(X, dtype=np.float64)
+
+    def get_feature_names_out(self, input_features=None):  # noqa: D102
+        return np.asarray([f"{f}{self.suffix}" for f in input_features], dtype=object)
+
+
+class BlendedLogistic(ClassifierMixin, BaseEstimator):
+    """Logistic regressions on consecutive column blocks, one linear score: the average of
+    their log-odds.
+
+    ``tail`` gives the sizes of the trailing blocks (the first block is every column
+    before them) and ``Cs`` each member's inverse regularisation, first block first. The
+    average is itself linear in the inputs (``coef_``, ``intercept_``), so the blend is
+    explained like one logistic regression. ``member_scores`` gives each member's log-odds.
+    The narrow members (all but the first) are fitted on a seeded sample of at most
+    ``max_member_rows`` rows: a few dozen coefficients settle long before that.
+    """
+
+    def __init__(
+        self,
+        tail: tuple[int, ...] = (8,),
+        Cs: tuple[float, ...] = (0.01, 1.0),
+        class_weight: str | None = None,
+        max_member_rows: int = 20_000,
+    ):
+        self.tail = tail
+        self.Cs = Cs
+        self.class_weight = class_weight
+        self.max_member_rows = max_member_rows
+
+    def _blocks(self, n_columns: int) -> list[slice]:
+        ends = np.cumsum([n_columns - sum(self.tail), *self.tail])
+        return [slice(int(e - w), int(e)) for e, w in zip(ends, [ends[0], *self.tail], strict=True)]
+
+    def fit(self, X, y):  # noqa: D102 - sklearn contract
+        X = np.asarray(X, dtype=np.float64)
+        if len(self.Cs) != len(self.tail) + 1 or sum(self.tail) >= X.shape[1]:
+            raise ValueError("BlendedLogistic: Cs needs one value per block; tail < columns.")
+        y = np.asarray(y)
+        rows = np.arange(len(y))
+        if len(y) > self.max_member_rows:  # the narrow members need fewer rows to settle
+            rng = np.random.default_rng(0)
+            rows = np.sort(rng.choice(len(y), self.max_member_rows, replace=False))
+        self.members_ = []
+        for i, (block, c) in enumerate(zip(self._blocks(X.shape[1]), self.Cs, strict=True)):
+            # the wide spline block: L-BFGS on every row; the narrow ones: a few exact Newton
+            # steps (L-BFGS crawls on their collinear columns) on at most max_member_rows rows
+            solver = "lbfgs" if i == 0 else "newton-cholesky"
+            lr = LogisticRegression(
+                C=c,
+                class_weight=self.class_weight,
+                solver=solver,
+                max_iter=2000,
+                tol=1e-3 if i == 0 else 1e-4,
+            )
+            if i == 0:
+                self.members_.append(lr.fit(X[:, block], y))
+            else:
+                cols = np.arange(block.start, block.stop)
+                self.members_.append(lr.fit(X[np.ix_(rows, cols)], y[rows]))
+        self.classes_ = self.members_[0].classes_
+        self.n_features_in_ = X.shape[1]
+        m = len(self.members_)
+        self.coef_ = np.hstack([lr.coef_ for lr in self.members_]) / m
+        self.intercept_ = sum(lr.intercept_ for lr in self.members_) / m
+        return self
+
+    def member_scores(self, X) -> np.ndarray:
+        """(n, members): each member's log-odds, first block first."""
+        check_is_fitted(self, "coef_")
+        X = np.asarray(X, dtype=np.float64)
+        blocks = self._blocks(X.shape[1])
+        return np.column_stack(
+            [lr.decision_function(X[:, b]) for lr, b in zip(self.members_, blocks, strict=True)]
+        )
+
+    def decision_function(self, X) -> np.ndarray:  # noqa: D102
+        check_is_fitted(self, "coef_")
+        return np.asarray(X, dtype=np.float64) @ self.coef_[0] + self.intercept_[0]
+
+    def predict_proba(self, X) -> np.ndarray:  # noqa: D102
+        p = 1.0 / (1.0 + np.exp(-self.decision_function(X)))
+        return np.column_stack([1 - p, p])
+
+    def predict(self, X) -> np.ndarray:  # noqa: D102
+        return self.classes_[(self.decision_function(X) > 0).astype(int)]
+
+
+LINEAR_MEMBER_C = 0.1  # the blend's plain (spline-free) logistic regression
+RFM_MEMBER_C = 1.0  # RFM + logistic regression, as the baseline fits it
+
+
+def blends(model_cfg: ModelConfig, columns: list[str]) -> bool:
+    """Whether ``build_pipeline`` averages the model with simpler logistic regressions."""
+    return (
+        model_cfg.classifier == "logreg"
+        and model_cfg.blend != "none"
+        and set(RFM_COLUMNS) <= set(columns)
+    )
+
+
+def _scaled(suffix: str) -> Pipeline:
+    """Log, standardise and rename (``name + suffix``): one member's own copy of columns."""
+    return Pipeline(
+        [("log", SignedLog1p()), ("scale", StandardScaler()), ("tag", Suffixed(suffix))]
+    )
+
+
+def rfm_pipeline() -> Pipeline:
+    """RFM + logistic regression, the simple baseline: ``RFM_COLUMNS`` log-scaled,
+    standardised, plain (C = 1) logistic regression. Takes a full feature frame."""
+    cols = ColumnTransformer([("rfm", "passthrough", RFM_COLUMNS)], remainder="drop")
+    return Pipeline(
+        [
+            ("select", cols),
+            ("log", SignedLog1p()),
+            ("scale", StandardScaler()),
+            ("clf", LogisticRegression(max_iter=2000)),
+        ]
+    )
 
 
 def make_classifier(cfg: ModelConfig) -> BaseEstimator:
@@ -112,7 +257,7 @@ def build_pipeline(
     """
     kind = encoder_cfg.kind if encoder_cfg else "none"
     parts = []
-    if kind in ("transformer", "text", "hybrid"):
+    if encoder_cfg is not None and kind in ("transformer", "text", "hybrid"):
         parts.append(("seq", make_encoder(encoder_cfg), [SEQUENCE_COLUMN]))
     if kind in ("none", "hybrid"):
         if model_cfg.classifier in LINEAR or kind == "hybrid":
@@ -126,8 +271,20 @@ def build_pipeline(
         else:
             agg = "passthrough"
         parts.append(("agg", agg, list(agg_columns)))
+    clf = make_classifier(model_cfg)
+    if kind == "none" and blends(model_cfg, list(agg_columns)):  # aggregates only (measured)
+        # trailing blocks, read by BlendedLogistic: [linear copy of the aggregates,] RFM copy
+        tail, Cs = [], [model_cfg.C]
+        if model_cfg.blend == "thirds":
+            parts.append(("lin", _scaled("_lin"), list(agg_columns)))
+            tail.append(len(agg_columns))
+            Cs.append(LINEAR_MEMBER_C)
+        parts.append(("rfm", _scaled("_rfm"), list(RFM_COLUMNS)))
+        tail.append(len(RFM_COLUMNS))
+        Cs.append(RFM_MEMBER_C)
+        clf = BlendedLogistic(tuple(tail), tuple(Cs), model_cfg.class_weight)
     prep = ColumnTransformer(parts, remainder="drop", verbose_feature_names_out=False)
-    return Pipeline([("prep", prep), ("clf", make_classifier(model_cfg))])
+    return Pipeline([("prep", prep), ("clf", clf)])
 
 
 def fit_pipeline(

@@ -9,19 +9,23 @@ from dataclasses import dataclass, field, replace
 import pandas as pd
 
 from churn_core.config import ChurnConfig
-from churn_core.crossval import backtest, cross_validate, fit_final, search
+from churn_core.crossval import (
+    backtest,
+    baseline_verdict,
+    cross_validate,
+    fit_final,
+    search,
+)
 from churn_core.errors import EventDataError
 from churn_core.events import EventLog
 from churn_core.features import pick_event_types
-from churn_core.labels import summarise_labels, training_cutoffs
+from churn_core.labels import MIN_POSITIVES, summarise_labels, training_cutoffs
 from churn_core.metrics import CVResult
 from churn_core.model import ChurnModel
 from churn_core.table import FeatureTable, Progress, scoring_table, training_table
-from churn_core.targets import TargetList, flag, score_frame
+from churn_core.targets import TargetList, describe_user, flag, score_frame, tier_legend
 
 log = logging.getLogger(__name__)
-
-MIN_POSITIVES = 5
 
 
 @dataclass(frozen=True, eq=False)
@@ -50,16 +54,44 @@ class ChurnRun:
             "cv_roc_auc": f"{self.cv.summary.loc['roc_auc', 'mean']:.3f}",
         }
 
-    def targets(self, rule: str | None = None, **kwargs) -> TargetList:
+    def baseline_comparison(self) -> pd.DataFrame | None:
+        """The model vs RFM + logistic regression in this run's out-of-time backtest:
+        rows ``roc_auc``, ``pr_auc``; columns model, baseline, difference, se, verdict."""
+        return self.backtest.baseline if self.backtest is not None else None
+
+    def baseline_verdict(self) -> str:
+        """``baseline_comparison`` in one plain sentence (CLI and app)."""
+        return baseline_verdict(self.baseline_comparison())
+
+    def targets(
+        self, rule: str | None = None, reasons: pd.DataFrame | None = None, **kwargs
+    ) -> TargetList:
         """The flagged users under a policy, re-ranked from stored scores (no retraining).
 
         ``rule`` defaults to the config's; the ``max_f1`` rule uses the validated threshold.
+        ``reasons`` (``Explanation.reasons``) adds ``reason_1..`` to the flagged users.
         """
         cfg = self.config.targeting
         rule = rule or cfg.threshold_rule
         kwargs.setdefault("threshold", self.threshold if rule == "max_f1" else cfg.probability)
         kwargs.setdefault("top_k", cfg.top_k)
-        return TargetList.select(self.scores, flag(self.scores, rule, **kwargs), self.metadata())
+        chosen = TargetList.select(self.scores, flag(self.scores, rule, **kwargs), self.metadata())
+        return chosen.with_reasons(reasons)
+
+    def tier_legend(self) -> str:
+        """Where the risk tiers of these scores start (one line, for a caption or report)."""
+        return tier_legend(self.scores["churn_probability"].to_numpy(), self.config.targeting)
+
+    def user_row(self, user_id: str) -> pd.Series:
+        """One user's scores row; ``KeyError`` naming the user when they were not scored."""
+        rows = self.scores.loc[self.scores["user_id"] == str(user_id)]
+        if rows.empty:
+            raise KeyError(f"user {user_id!r} was not scored (no event before {self.as_of})")
+        return rows.iloc[0]
+
+    def describe_user(self, user_id: str) -> str:
+        """One user's headline (markdown): probability, risk tier, days since the last event."""
+        return describe_user(self.user_row(user_id))
 
 
 def check_trainable(table: FeatureTable, labels: pd.DataFrame, horizon: int) -> None:
@@ -107,7 +139,7 @@ def train(
     table = training_table(
         hist, spec, cutoffs, event_types, max_events, progress=lambda s, f: say(s, 0.2 * f)
     )
-    labels = summarise_labels(spec, cutoffs, table.cutoff, table.y)
+    labels = summarise_labels(spec, cutoffs, table.cutoff, table.target())
     check_trainable(table, labels, spec.horizon_days)
     timings["features"] = time.perf_counter() - t0
 
@@ -152,7 +184,10 @@ def train(
     timings["total"] = time.perf_counter() - t0
     say("done", 1.0)
     log.info(
-        "trained on %d rows from %d cutoffs in %.1fs", len(table.y), len(cutoffs), timings["total"]
+        "trained on %d rows from %d cutoffs in %.1fs",
+        len(table.target()),
+        len(cutoffs),
+        timings["total"],
     )
     return ChurnRun(
         config,

@@ -5,6 +5,7 @@ Pure numpy/pandas (no torch, no transformers): the feature builder imports this 
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass
 
 import numpy as np
@@ -49,7 +50,7 @@ class EventSequence:
         """Events ``start:stop`` (positions in oldest-first order)."""
         return self.select(slice(start, stop))
 
-    def select(self, which: slice | np.ndarray) -> EventSequence:
+    def select(self, which: builtins.slice | np.ndarray) -> EventSequence:
         """The events at ``which`` (a slice, a boolean mask or positions), every field kept."""
         return EventSequence(
             self.event_type[which],
@@ -183,7 +184,9 @@ def _event_order(pos: np.ndarray, ts: np.ndarray, code: np.ndarray) -> np.ndarra
 
 
 def _take_labels(
-    col: pd.Series, order: np.ndarray, factorized: tuple[np.ndarray, object] | None = None
+    col: pd.Series,
+    order: np.ndarray,
+    factorized: tuple[np.ndarray, pd.Index | np.ndarray] | None = None,
 ) -> np.ndarray:
     """``col`` values at ``order`` as an object array (missing -> None), built from the
     factorized labels so no new string objects are made per event (pass ``factorized``
@@ -191,7 +194,7 @@ def _take_labels(
     codes, labels = factorized if factorized is not None else pd.factorize(col)
     table = np.empty(len(labels) + 1, dtype=object)
     table[:-1] = pd.Index(labels).astype(str).to_numpy(dtype=object)
-    table[-1] = None
+    table[-1] = None  # type: ignore[assignment]  # an object array holds None
     return table[codes[order]]
 
 

@@ -26,6 +26,12 @@ class FeatureTable:
     user_id: np.ndarray
     cutoff: np.ndarray  # datetime64 per row
 
+    def target(self) -> np.ndarray:
+        """The labels ``y`` of a training table (a scoring table has none: ValueError)."""
+        if self.y is None:
+            raise ValueError("This feature table has no labels (it was built for scoring).")
+        return self.y
+
     @property
     def feature_names(self) -> list[str]:
         return [c for c in self.X.columns if c != SEQUENCE_COLUMN]

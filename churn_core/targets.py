@@ -20,12 +20,18 @@ def risk_tier(prob: np.ndarray, cuts: tuple[float, float]) -> np.ndarray:
 
 
 def tier_cuts(prob: np.ndarray, targeting: TargetingConfig) -> tuple[float, float]:
-    """The probability cut points of the tiers for these scores (see ``TargetingConfig``)."""
+    """The probability cut points of the tiers for these scores (see ``TargetingConfig``).
+
+    Relative basis: medium from ``a`` × the average probability ``m``, high from ``b`` × ``m``
+    but never above halfway from the medium cut to 1 — in a shop where 40 % churn, 2 × m
+    would be 0.8 and leave ``high`` empty; halfway (0.7) keeps it for the clearest cases.
+    """
     if targeting.tier_basis == "probability":
         return targeting.tier_cuts
     mean = float(np.mean(prob)) if len(prob) else 0.0
-    lo, hi = targeting.relative_tier_cuts
-    return (lo * mean, hi * mean)
+    a, b = targeting.relative_tier_cuts
+    lo = a * mean
+    return (lo, min(b * mean, (lo + 1.0) / 2))
 
 
 def tier_legend(prob: np.ndarray, targeting: TargetingConfig) -> str:
@@ -35,7 +41,9 @@ def tier_legend(prob: np.ndarray, targeting: TargetingConfig) -> str:
     if targeting.tier_basis == "probability":
         return f"{cuts} (fixed probability cuts)"
     a, b = targeting.relative_tier_cuts
-    return f"{cuts} ({b:g}× and {a:g}× the average churn probability, {np.mean(prob):.3f})"
+    mean = float(np.mean(prob)) if len(prob) else 0.0
+    high = f"{b:g}×" if hi == b * mean else f"halfway from medium to 1 (below {b:g}×)"
+    return f"{cuts} ({high} and {a:g}× the average churn probability, {mean:.3f})"
 
 
 def value_at_risk(prob: np.ndarray, daily_spend: np.ndarray, horizon_days: int) -> np.ndarray:
@@ -89,6 +97,22 @@ def flag(
     return mask
 
 
+def join_reasons(scores: pd.DataFrame, reasons: pd.DataFrame) -> pd.DataFrame:
+    """``scores`` (with ``user_id``) plus the reason columns of ``reasons`` (indexed by user id),
+    row order kept."""
+    reasons = reasons.copy()
+    reasons.index = reasons.index.astype(str)
+    return scores.join(reasons, on="user_id")
+
+
+def describe_user(row: pd.Series) -> str:
+    """One user's headline from a scores row (markdown): probability, tier, last event."""
+    return (
+        f"**{row['user_id']}**: churn probability **{row['churn_probability']:.3f}** "
+        f"({row['risk_tier']} risk), last event {row['days_since_last_event']:.0f} days ago."
+    )
+
+
 @dataclass(frozen=True, eq=False)
 class TargetList:
     """The users to contact, with why, and the model/cutoff they came from."""
@@ -99,6 +123,17 @@ class TargetList:
     @classmethod
     def select(cls, scores: pd.DataFrame, mask: np.ndarray, metadata: dict[str, str]) -> TargetList:
         return cls(scores.loc[np.asarray(mask)].reset_index(drop=True), dict(metadata))
+
+    def with_reasons(self, reasons: pd.DataFrame | None) -> TargetList:
+        """The same users with ``reason_1..`` columns joined from an explanation's reasons.
+
+        ``reasons`` is indexed by user id (``Explanation.reasons``); users it does not cover
+        get empty reasons. Nothing changes when ``reasons`` is None or the users already
+        carry reasons (e.g. scores written by ``churn score``).
+        """
+        if reasons is None or "reason_1" in self.users:
+            return self
+        return TargetList(join_reasons(self.users, reasons), dict(self.metadata))
 
     def headline(self) -> dict[str, float]:
         """Flagged users, expected churners and false alarms among them, value at risk."""

@@ -83,9 +83,9 @@ def parse_timestamps(
     if pd.api.types.is_datetime64_any_dtype(values):
         return ParsedTimes(_naive_ns(values), "already datetime")
     if pd.api.types.is_numeric_dtype(values):
-        fmt = time_format or _numeric_format(values.dropna()) or "epoch_s"
-        if fmt in EPOCH_FORMATS:
-            return ParsedTimes(_naive_ns(_parse_epoch(values, fmt)), fmt)
+        unit = time_format or _numeric_format(values.dropna()) or "epoch_s"
+        if unit in EPOCH_FORMATS:
+            return ParsedTimes(_naive_ns(_parse_epoch(values, unit)), unit)
     text = values.astype("str").str.strip()
     notes: list[str] = []
     fmt, guessed_order = (time_format, False) if time_format else _infer(text)

@@ -10,5 +10,8 @@ if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt
     || echo "test: chromium could not be installed; the browser test will be skipped" >&2
 fi
 export HF_HUB_OFFLINE=1 HF_HUB_DISABLE_PROGRESS_BARS=1 TRANSFORMERS_OFFLINE=1
+# static checks first (seconds): lint (incl. no streamlit import in churn_core), format, types
 .venv/bin/python -m ruff check .
+.venv/bin/python -m ruff format --check .
+.venv/bin/python -m mypy  # churn_core, configured in pyproject.toml
 exec .venv/bin/python -m pytest -ra "$@"

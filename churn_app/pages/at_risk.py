@@ -5,15 +5,15 @@ from __future__ import annotations
 import streamlit as st
 
 from churn_app import charts
+from churn_app.campaign_state import recommended_for
 from churn_app.state import LOG, need_run
 from churn_app.targeting import current_targets, explanation_for, policy_widgets
-from churn_core.targets import tier_legend
 
 st.title("At-risk users")
 run = need_run()
 st.caption(
     f"Scores as of {run.metadata()['as_of']} · model {run.metadata()['model']} · "
-    + tier_legend(run.scores["churn_probability"].to_numpy(), run.config.targeting)
+    + run.tier_legend()
 )
 policy_widgets(run)
 targets = current_targets(run)
@@ -53,11 +53,10 @@ def drill_down() -> None:
     uid = st.selectbox("User", ids, key="drill_user")
     if uid is None:
         return
-    row = run.scores.loc[run.scores["user_id"] == uid].iloc[0]
-    st.markdown(
-        f"**{uid}**: churn probability **{row['churn_probability']:.3f}** "
-        f"({row['risk_tier']} risk), last event {row['days_since_last_event']:.0f} days ago."
-    )
+    st.markdown(run.describe_user(uid))
+    items = recommended_for(run, st.session_state[LOG], uid)
+    if items:
+        st.markdown("**Recommended items:** " + ", ".join(f"`{i}`" for i in items))
     frame = st.session_state[LOG].frame
     st.plotly_chart(charts.user_timeline(frame.loc[frame["user_id"] == uid]))
     exp = explanation_for(run)

@@ -11,11 +11,8 @@ from churn_app.forms import label_widgets, model_widgets
 from churn_app.results import show_results
 from churn_app.state import CONFIG, LOG, RUN, record_run, runs_table, show_problems
 from churn_core.errors import EventDataError
-from churn_core.labels import label_summary
-from churn_core.pipeline import MIN_POSITIVES, train
-
-THIN_ROWS = 200  # fewer labelled user-cutoff rows than this: results will be noisy
-THIN_CLASS = 50  # fewer churned (or retained) rows than this: results will be noisy
+from churn_core.labels import label_summary, thin_data_warning
+from churn_core.pipeline import train
 
 st.title("Churn & model")
 log = st.session_state[LOG]
@@ -33,11 +30,8 @@ c[1].metric("Churned (positive)", f"{pos:,}")
 c[2].metric("Stayed (negative)", f"{rows - pos:,}")
 if labels.empty:
     st.error("No cutoff fits: the log is shorter than the horizon. Use a shorter horizon.")
-elif min(pos, rows - pos) < max(MIN_POSITIVES, THIN_CLASS) or rows < THIN_ROWS:
-    st.warning(
-        f"The data are thin for this definition ({pos} churned, {rows - pos} stayed): "
-        "metrics will be noisy or training will refuse. Try a shorter horizon or more cutoffs."
-    )
+elif thin := thin_data_warning(labels):
+    st.warning(thin)
 with st.expander("Per-cutoff counts"):
     st.dataframe(labels, hide_index=True)
 

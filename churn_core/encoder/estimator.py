@@ -36,7 +36,7 @@ from churn_core.encoder.nn import (
     pack,
     pool,
 )
-from churn_core.encoder.training import finetune, pretrain
+from churn_core.encoder.training import TrainingPlan, finetune, pretrain
 from churn_core.sequences import EventSequence, sequences_from_input
 
 logger = logging.getLogger(__name__)
@@ -135,12 +135,13 @@ class BehaviorEncoder(TransformerMixin, BaseEstimator):
             # progress: pre-training then fine-tuning share 0..1 in proportion to epochs
             tune_epochs = self.finetune_epochs if supervised else 0
             split = self.epochs / max(self.epochs + tune_epochs, 1)
+            plan = self._training_plan()
             self._span = (0.0, split)
-            self.history_ = pretrain(self, train, rng)
+            self.history_ = pretrain(plan, train, rng)
             self.finetune_history_ = []
             if supervised:
                 self._span = (split, 1.0)
-                self.finetune_history_ = finetune(self, seqs, np.asarray(y), rng)
+                self.finetune_history_ = finetune(plan, seqs, np.asarray(y), rng)
             self._span = (0.0, 1.0)
         self.model_.eval()
         return self
@@ -249,6 +250,26 @@ class BehaviorEncoder(TransformerMixin, BaseEstimator):
         for name in (*names, "finetune_epochs", "finetune_patience"):
             if int(getattr(self, name)) < (0 if name.endswith("epochs") else 1):
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}.")
+
+    def _training_plan(self) -> TrainingPlan:
+        """What the training loops need from this estimator, as explicit arguments."""
+        return TrainingPlan(
+            model=self.model_,
+            pack=self._arrays,
+            pooled=self._pooled,
+            report=self._report,
+            objective=self.objective,
+            pooling=self.pooling,
+            epochs=int(self.epochs),
+            finetune_epochs=int(self.finetune_epochs),
+            finetune_patience=int(self.finetune_patience),
+            batch_size=int(self.batch_size),
+            embed_batch_size=int(self.embed_batch_size),
+            learning_rate=float(self.learning_rate),
+            max_events=int(self.max_events),
+            max_train_users=int(self.max_train_users),
+            progress_every=int(self.progress_every),
+        )
 
     def _batch(self, seqs: Sequence[EventSequence]) -> PaddedBatch:
         return PaddedBatch.from_numpy(self._arrays(seqs))

@@ -132,7 +132,7 @@ def pack(
         cid = np.full(total, NONE_ID, dtype=np.int64)
 
     def grid(values: np.ndarray, dtype: type, cls_value: float = 0) -> np.ndarray:
-        out = np.zeros((b, width), dtype=dtype)
+        out: np.ndarray = np.zeros((b, width), dtype=dtype)
         out[:, 0] = cls_value
         out[row, col] = values
         return out
@@ -256,9 +256,9 @@ class BehaviorModel(nn.Module):
         if bert.config._attn_implementation != "sdpa":  # the boolean mask below is SDPA's
             return self.hidden_states(batch)[:, 0]
         h = bert.embeddings(inputs_embeds=self.embed(batch))
-        mask = batch.attention_mask.bool()[:, None, None, :]  # (B, 1, 1, L): True = attend
-        if bool(mask.all()):  # no padding (batches are grouped by length): fast kernel
-            mask = None
+        attend = batch.attention_mask.bool()[:, None, None, :]  # (B, 1, 1, L): True = attend
+        # no padding (batches are grouped by length): no mask, the fast kernel
+        mask: torch.Tensor | None = None if bool(attend.all()) else attend
         layers = bert.encoder.layer
         for layer in layers[:-1]:
             h = layer(h, mask)

@@ -1,9 +1,9 @@
 """Training loops of :class:`churn_core.encoder.BehaviorEncoder`.
 
 ``pretrain``: self-supervised masked-event modelling (plus CoLES views); ``finetune``:
-supervised fine-tuning of the churn head with early stopping. Both work on a fitted
-vocabulary and ``enc.model_``, report through ``enc._report`` and return one record per
-epoch.
+supervised fine-tuning of the churn head with early stopping. Both take a
+:class:`TrainingPlan` (the model, how to pack sequences into tensors, the settings and a
+progress callback) and return one record per epoch; they know nothing of the estimator.
 """
 
 from __future__ import annotations
@@ -11,61 +11,95 @@ from __future__ import annotations
 import copy
 import logging
 import time
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from churn_core.encoder.nn import PaddedBatch, info_nce, mask_events, mlm_loss, pool
+from churn_core.encoder.nn import (
+    BehaviorModel,
+    PaddedBatch,
+    info_nce,
+    mask_events,
+    mlm_loss,
+    pool,
+)
 from churn_core.sequences import EventSequence
-
-if TYPE_CHECKING:
-    from churn_core.encoder.estimator import BehaviorEncoder
 
 logger = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class TrainingPlan:
+    """Everything the training loops need, passed explicitly.
+
+    ``pack`` turns sequences into the padded arrays of one batch (vocabulary and length
+    applied); ``pooled`` is the inference-mode pooled output of a batch; ``report`` receives
+    ``(stage, fraction)`` progress. The settings mirror ``BehaviorEncoder``'s parameters.
+    """
+
+    model: BehaviorModel
+    pack: Callable[[Sequence[EventSequence]], dict[str, np.ndarray]]
+    pooled: Callable[[PaddedBatch], torch.Tensor]
+    report: Callable[[str, float], None]
+    objective: str
+    pooling: str
+    epochs: int
+    finetune_epochs: int
+    finetune_patience: int
+    batch_size: int
+    embed_batch_size: int
+    learning_rate: float
+    max_events: int
+    max_train_users: int
+    progress_every: int
+
+    def batch(self, seqs: Sequence[EventSequence]) -> PaddedBatch:
+        """One padded batch of ``seqs``."""
+        return PaddedBatch.from_numpy(self.pack(seqs))
+
+
 def pretrain(
-    enc: BehaviorEncoder, train: list[EventSequence], rng: np.random.Generator
+    plan: TrainingPlan, train: list[EventSequence], rng: np.random.Generator
 ) -> list[dict]:
     """Self-supervised pre-training; returns one ``{epoch, loss, seconds}`` per epoch."""
     history: list[dict] = []
-    if not train or enc.epochs == 0:
+    if not train or plan.epochs == 0:
         return history
-    model = enc.model_
+    model = plan.model
     model.train()
-    opt = torch.optim.AdamW(model.parameters(), lr=enc.learning_rate, weight_decay=0.01)
-    lengths = np.fromiter((min(len(s), enc.max_events) for s in train), int, len(train))
-    n_batches = -(-len(train) // enc.batch_size)
-    total, done = n_batches * enc.epochs, 0
-    for epoch in range(enc.epochs):
-        stage = f"encoder: pretrain epoch {epoch + 1}/{enc.epochs}"
-        enc._report(stage, done / total)
+    opt = torch.optim.AdamW(model.parameters(), lr=plan.learning_rate, weight_decay=0.01)
+    lengths = np.fromiter((min(len(s), plan.max_events) for s in train), int, len(train))
+    n_batches = -(-len(train) // plan.batch_size)
+    total, done = n_batches * plan.epochs, 0
+    for epoch in range(plan.epochs):
+        stage = f"encoder: pretrain epoch {epoch + 1}/{plan.epochs}"
+        plan.report(stage, done / total)
         start, losses = time.perf_counter(), []
-        for b, idx in enumerate(_length_batches(lengths, enc.batch_size, rng)):
-            loss = _step_loss(enc, [train[i] for i in idx], rng)
+        for b, idx in enumerate(_length_batches(lengths, plan.batch_size, rng)):
+            loss = _step_loss(plan, [train[i] for i in idx], rng)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
             losses.append(float(loss.detach()))
             done += 1
-            if (b + 1) % enc.progress_every == 0:
-                enc._report(stage, done / total)
+            if (b + 1) % plan.progress_every == 0:
+                plan.report(stage, done / total)
         record = {
             "epoch": epoch + 1,
             "loss": float(np.mean(losses)),
             "seconds": time.perf_counter() - start,
         }
         history.append(record)
-        logger.info("encoder pretrain epoch %d/%d: %s", epoch + 1, enc.epochs, record)
-    enc._report(f"encoder: pretrain epoch {enc.epochs}/{enc.epochs}", 1.0)
+        logger.info("encoder pretrain epoch %d/%d: %s", epoch + 1, plan.epochs, record)
+    plan.report(f"encoder: pretrain epoch {plan.epochs}/{plan.epochs}", 1.0)
     return history
 
 
 def finetune(
-    enc: BehaviorEncoder, seqs: list[EventSequence], y: np.ndarray, rng: np.random.Generator
+    plan: TrainingPlan, seqs: list[EventSequence], y: np.ndarray, rng: np.random.Generator
 ) -> list[dict]:
     """Supervised fine-tuning on the churn label with early stopping.
 
@@ -78,7 +112,7 @@ def finetune(
     """
     y = y.astype(np.float32)
     rows = np.arange(len(seqs))
-    cap = 4 * int(enc.max_train_users)
+    cap = 4 * int(plan.max_train_users)
     if len(rows) > cap:
         rows = np.sort(rng.choice(rows, size=cap, replace=False))
     val = np.zeros(len(rows), dtype=bool)
@@ -90,22 +124,22 @@ def finetune(
         logger.info("fine-tuning skipped: too few labelled rows for a validation split")
         return []
     tr, va = rows[~val], rows[val]
-    model = enc.model_
-    opt = torch.optim.AdamW(model.parameters(), lr=enc.learning_rate * 0.5, weight_decay=0.01)
-    lengths = np.fromiter((min(len(seqs[i]), enc.max_events) for i in tr), int, len(tr))
+    model = plan.model
+    opt = torch.optim.AdamW(model.parameters(), lr=plan.learning_rate * 0.5, weight_decay=0.01)
+    lengths = np.fromiter((min(len(seqs[i]), plan.max_events) for i in tr), int, len(tr))
     bce = torch.nn.functional.binary_cross_entropy_with_logits
     best, best_state, history, waited = np.inf, None, [], 0
-    for epoch in range(int(enc.finetune_epochs)):
-        enc._report(
-            f"encoder: fine-tune epoch {epoch + 1}/{enc.finetune_epochs}",
-            epoch / enc.finetune_epochs,
+    for epoch in range(int(plan.finetune_epochs)):
+        plan.report(
+            f"encoder: fine-tune epoch {epoch + 1}/{plan.finetune_epochs}",
+            epoch / plan.finetune_epochs,
         )
         start, losses = time.perf_counter(), []
         model.train()
-        for idx in _length_batches(lengths, enc.batch_size, rng):
-            batch = enc._batch([seqs[tr[i]] for i in idx])
+        for idx in _length_batches(lengths, plan.batch_size, rng):
+            batch = plan.batch([seqs[tr[i]] for i in idx])
             logit = model.churn_head(
-                pool(model.hidden_states(batch), batch.attention_mask, enc.pooling)
+                pool(model.hidden_states(batch), batch.attention_mask, plan.pooling)
             )
             loss = bce(logit[:, 0], torch.from_numpy(y[tr[idx]]))
             opt.zero_grad(set_to_none=True)
@@ -113,7 +147,7 @@ def finetune(
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
             losses.append(float(loss.detach()))
-        val_loss = churn_loss(enc, [seqs[i] for i in va], y[va])
+        val_loss = churn_loss(plan, [seqs[i] for i in va], y[va])
         record = {
             "epoch": epoch + 1,
             "loss": float(np.mean(losses)),
@@ -127,21 +161,21 @@ def finetune(
             best_state = copy.deepcopy(model.state_dict())
         else:
             waited += 1
-            if waited >= int(enc.finetune_patience):
+            if waited >= int(plan.finetune_patience):
                 break
     if best_state is not None:
         model.load_state_dict(best_state)
     return history
 
 
-def churn_loss(enc: BehaviorEncoder, seqs: list[EventSequence], y: np.ndarray) -> float:
+def churn_loss(plan: TrainingPlan, seqs: list[EventSequence], y: np.ndarray) -> float:
     """Mean log-loss of the churn head on ``seqs`` (evaluation mode, no gradients)."""
-    model = enc.model_
+    model = plan.model
     model.eval()
-    total, step = 0.0, int(enc.embed_batch_size)
+    total, step = 0.0, int(plan.embed_batch_size)
     with torch.inference_mode():
         for i in range(0, len(seqs), step):
-            logit = model.churn_head(enc._pooled(enc._batch(seqs[i : i + step])))[:, 0]
+            logit = model.churn_head(plan.pooled(plan.batch(seqs[i : i + step])))[:, 0]
             target = torch.from_numpy(y[i : i + step])
             total += float(
                 torch.nn.functional.binary_cross_entropy_with_logits(logit, target, reduction="sum")
@@ -150,19 +184,19 @@ def churn_loss(enc: BehaviorEncoder, seqs: list[EventSequence], y: np.ndarray) -
 
 
 def _step_loss(
-    enc: BehaviorEncoder, seqs: list[EventSequence], rng: np.random.Generator
+    plan: TrainingPlan, seqs: list[EventSequence], rng: np.random.Generator
 ) -> torch.Tensor:
-    model = enc.model_
-    if enc.objective == "mlm":
-        arrays, chosen, t_type, t_gap = mask_events(enc._arrays(seqs), rng)
+    model = plan.model
+    if plan.objective == "mlm":
+        arrays, chosen, t_type, t_gap = mask_events(plan.pack(seqs), rng)
         batch = PaddedBatch.from_numpy(arrays)
         return mlm_loss(model, model.hidden_states(batch), chosen, t_type, t_gap)
     views = []
     for _ in range(2):  # two random sub-sequences of each user, each masked
-        arrays, chosen, t_type, t_gap = mask_events(enc._arrays(_crops(seqs, rng)), rng)
+        arrays, chosen, t_type, t_gap = mask_events(plan.pack(_crops(seqs, rng)), rng)
         batch = PaddedBatch.from_numpy(arrays)
         hidden = model.hidden_states(batch)
-        z = model.projection(pool(hidden, batch.attention_mask, enc.pooling))
+        z = model.projection(pool(hidden, batch.attention_mask, plan.pooling))
         views.append((mlm_loss(model, hidden, chosen, t_type, t_gap), z))
     return (views[0][0] + views[1][0]) / 2 + info_nce(views[0][1], views[1][1])
 

@@ -65,8 +65,11 @@ def test_per_user_values_rank_by_expected_profit():
     assert list(plan.users["user_id"]) == ["u1"] and plan.metadata["ranked_by"] == "expected_profit"
     assert plan.users["expected_profit"].iloc[0] == pytest.approx(9.0)
     assert plan.summary()["value_saved"] == pytest.approx(10.0)
-    with pytest.raises(EventDataError, match="no amounts.*--value"):
-        plan_campaign(_scores([0.9, 0.5]), CampaignConfig())
+    # no amounts and no value: 100 per saved churner, said in the metadata, ranked by risk
+    flat = plan_campaign(_scores([0.5, 0.9]), CampaignConfig(control_share=0, size=2))
+    assert "100 per saved churner (default: the log has no amounts" in flat.metadata["value"]
+    assert flat.metadata["ranked_by"] != "expected_profit"
+    assert flat.summary()["value_saved"] == pytest.approx(0.2 * 100 * (0.5 + 0.9))
 
 
 def test_control_users_are_not_contacted_and_caps_hold():

@@ -145,9 +145,10 @@ def _error(argv: list[str], capsys) -> str:
 def test_bad_combinations_exit_2_with_one_line(shop, tmp_path, capsys):
     events, no_amounts, model, frame = shop
     base = ["--model-dir", str(model), "--as-of", AS_OF]
-    msg = _subprocess_error(["campaign", str(no_amounts), *base, "--out", str(tmp_path / "a.csv")])
-    assert "no amounts" in msg and "--value" in msg
-    msg = _error(["campaign", str(events), *base, "--out", str(tmp_path / "a.txt")], capsys)
+    # no amounts and no --value: the default value of 100, stated in the plan and the file
+    assert main(["-q", "campaign", str(no_amounts), *base, "--out", str(tmp_path / "b.csv")]) == 0
+    assert "100 per saved churner (default" in capsys.readouterr().out
+    msg = _subprocess_error(["campaign", str(events), *base, "--out", str(tmp_path / "a.txt")])
     assert ".csv or .xlsx" in msg
     msg = _error(
         ["campaign", str(events), *base, "--out", str(tmp_path / "a.csv"), "--control-share", "2"],

@@ -20,9 +20,9 @@ from churn_core.explain import (
 )
 from churn_core.explain_user import explain_user_text
 from churn_core.pipeline import train
-from tests.conftest import SHARED_DATA
+from tests.conftest import DEMO
 
-RETAIL = SHARED_DATA / "uci-online-retail" / "online_retail.csv.gz"
+RETAIL = DEMO  # UCI Online Retail, bundled with the package
 AS_OF = pd.Timestamp("2024-07-01")
 
 
@@ -135,8 +135,6 @@ def test_explain_user_text_and_unknown_user(log: EventLog) -> None:
 
 @pytest.mark.slow
 def test_retail_global_drivers() -> None:
-    if not RETAIL.exists():
-        pytest.skip(f"UCI Online Retail not found at {RETAIL}")
     from churn_core.ingest import load_events
 
     log = load_events(str(RETAIL))

@@ -4,24 +4,15 @@ from __future__ import annotations
 
 import gzip
 import io
-from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from churn_core.errors import EventDataError
 from churn_core.loading import read_events
+from tests.conftest import DEMO
 
-DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 CSV = "user_id,timestamp,event_type,amount\nu1,2024-01-01 10:00:00,view,\nu2,2024-01-02,buy,5.5\n"
-
-
-@pytest.fixture(scope="module")
-def shared_data() -> Path:
-    """The real public logs in ../shared/data (read-only); skip when the folder is absent."""
-    if not DATA.is_dir():
-        pytest.skip(f"real data folder not found at {DATA} (expected ../shared/data)")
-    return DATA
 
 
 def _is_text(frame: pd.DataFrame) -> bool:
@@ -207,8 +198,8 @@ def test_unsupported_source_type():
         read_events(42)  # type: ignore[arg-type]
 
 
-def test_real_retail_file_is_read_with_pyarrow(shared_data):
-    frame = read_events(shared_data / "uci-online-retail" / "online_retail.csv.gz")
+def test_real_retail_file_is_read_with_pyarrow():
+    frame = read_events(DEMO)  # the bundled copy of ../shared/data/uci-online-retail
     assert frame.shape == (541_909, 8)
     assert _is_text(frame)
     assert frame["CustomerID"].isna().sum() == 135_080

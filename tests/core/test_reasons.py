@@ -10,9 +10,9 @@ import pytest
 
 from churn_core.config import ChurnConfig
 from churn_core.reasons import LOWERS, RAISES, REASON_COLUMNS, phrase, top_reasons
-from tests.conftest import SHARED_DATA
+from tests.conftest import DEMO
 
-RETAIL = SHARED_DATA / "uci-online-retail" / "online_retail.csv.gz"
+RETAIL = DEMO  # UCI Online Retail, bundled with the package
 AS_OF = pd.Timestamp("2011-09-10")
 
 
@@ -56,8 +56,6 @@ def test_phrase_never_fails_on_unknown_factor() -> None:
 
 @pytest.fixture(scope="module")
 def retail():
-    if not RETAIL.exists():
-        pytest.skip(f"UCI Online Retail not found at {RETAIL}")
     from churn_core.explain import explain_run
     from churn_core.ingest import load_events
     from churn_core.pipeline import train

@@ -5,7 +5,6 @@ from __future__ import annotations
 import gzip
 import io
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -16,16 +15,7 @@ from churn_core.errors import EventDataError
 from churn_core.events import CANONICAL_COLUMNS, EventLog
 from churn_core.ingest import DetectedSchema, detect_schema, load_events, validate_events
 from churn_core.loading import read_events
-
-DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
-
-
-@pytest.fixture(scope="module")
-def shared_data() -> Path:
-    """The real public logs in ../shared/data (read-only); skip when the folder is absent."""
-    if not DATA.is_dir():
-        pytest.skip(f"real data folder not found at {DATA} (expected ../shared/data)")
-    return DATA
+from tests.conftest import DEMO
 
 
 def _raw(text: str) -> pd.DataFrame:
@@ -551,8 +541,8 @@ def test_load_events_reads_parquet_bytes():
 
 
 @pytest.fixture(scope="module")
-def retail(shared_data) -> EventLog:
-    return load_events(shared_data / "uci-online-retail" / "online_retail.csv.gz")
+def retail() -> EventLog:
+    return load_events(DEMO)  # the bundled copy of ../shared/data/uci-online-retail
 
 
 def test_real_retail_counts(retail):

@@ -1,0 +1,554 @@
+"""Many true forecasts, the project model against RFM + logistic regression on each.
+
+Usage::
+
+    python bench/quality_sweep.py [--quick] [--variants project,before,rfm_half] [--only retail]
+                                  [--cache DIR] [--clear] [--n-boot 500]
+
+Each forecast trains on events before a cutoff T only and is graded on what happened in
+[T, T+H), exactly like ``churn_core.evaluate`` and ``../shared/referee``: every month-end
+cutoff of the bundled UCI retail log that leaves a complete window (H = 30, 60, 90 days),
+several Tmall cutoffs (when ``../shared/data`` is present) and the synthetic generator with
+several seeds. For each forecast and model variant it prints ROC-AUC and PR-AUC, the
+difference to RFM + logistic regression fitted on the same training cutoffs and the paired
+bootstrap standard error of that difference; then per variant the win / tie / loss count
+(a tie is a difference within one standard error), the mean difference (with the standard
+error of the mean, treating forecasts as independent, which overlapping cutoffs of one log
+are not) and the worst difference.
+
+Feature tables and scores are cached per (forecast, variant) in ``--cache`` (default: a
+folder in the system temp dir), keyed by a hash of the code they depend on, so a rerun after
+an unrelated edit is cheap. Threads are limited to 1: the machine is shared.
+"""
+
+from __future__ import annotations
+
+import os
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import argparse  # noqa: E402
+import hashlib  # noqa: E402
+import inspect  # noqa: E402
+import logging  # noqa: E402
+import pickle  # noqa: E402  (a private cache of our own objects, never shipped)
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+import warnings  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+from dataclasses import dataclass, replace  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import churn_core.evaluate  # noqa: E402, F401  (load every core module before hashing them)
+from churn_core.config import ChurnConfig, SchemaConfig  # noqa: E402
+from churn_core.events import EventLog  # noqa: E402
+from churn_core.features import pick_event_types  # noqa: E402
+from churn_core.labels import build_labels, training_cutoffs  # noqa: E402
+from churn_core.metrics import paired_differences  # noqa: E402
+from churn_core.table import FeatureTable, scoring_table, training_table  # noqa: E402
+
+SYNTH_USERS = 2000
+TABLE_MODULES = ("features.py", "table.py", "labels.py", "bgnbd.py", "events.py", "ingest.py")
+
+
+@dataclass(frozen=True)
+class Forecast:
+    """One leak-free forecast: a log, a cutoff and a horizon."""
+
+    log: str  # "retail", "tmall" or "synth-<seed>-<days>"
+    cutoff: pd.Timestamp
+    horizon: int
+
+    @property
+    def key(self) -> str:
+        return f"{self.log}_{self.cutoff:%Y-%m-%d}_H{self.horizon}"
+
+
+@dataclass(frozen=True, eq=False)
+class Context:
+    """What a model variant may use: training rows and the users to score, nothing later."""
+
+    train: FeatureTable
+    score: FeatureTable
+    config: ChurnConfig
+    event_types: tuple[str, ...]
+    has_amount: bool
+    cutoff: pd.Timestamp
+
+
+# ---------------------------------------------------------------- model variants ------------
+
+
+def variant_project(ctx: Context) -> pd.Series:
+    """The default model, exactly as ``evaluate`` fits it."""
+    from churn_core.evaluate import _forecast
+
+    users, p = _forecast(
+        ctx.train, ctx.score, ctx.config, ctx.event_types, ctx.has_amount, ctx.cutoff
+    )
+    return pd.Series(p, index=pd.Index(users.astype(str)))
+
+
+def variant_rfm(ctx: Context) -> pd.Series:
+    """The reference: RFM + logistic regression on the same cutoffs (``evaluate``'s baseline)."""
+    from churn_core.model import rfm_pipeline
+
+    model = rfm_pipeline().fit(ctx.train.X, ctx.train.y)
+    p = model.predict_proba(ctx.score.X)[:, 1]
+    return pd.Series(p, index=pd.Index(ctx.score.user_id.astype(str)))
+
+
+def _with_model(**changes) -> Callable[[Context], pd.Series]:
+    """A variant: the project pipeline with some ``ModelConfig`` fields changed."""
+
+    def run(ctx: Context) -> pd.Series:
+        cfg = ctx.config.with_(model=changes)
+        return variant_project(
+            Context(ctx.train, ctx.score, cfg, ctx.event_types, ctx.has_amount, ctx.cutoff)
+        )
+
+    run.__doc__ = f"project with {changes}"
+    run.changes = changes  # part of the cache key
+    return run
+
+
+# ---- experiments (what was tried; see docs/sections/quality.md for the figures) ----------
+
+BLEND_GRID = np.round(np.linspace(0.0, 1.0, 11), 2)
+
+
+def _unblended(ctx: Context):
+    """The spline logistic regression alone (the default before the RFM blend)."""
+    return replace(ctx.config.model, blend="none")
+
+
+def _members_oof(ctx: Context, folds: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """Out-of-fold raw scores (grouped folds) of the spline model and RFM + logreg."""
+    from sklearn.base import clone
+
+    from churn_core.crossval import _folds
+    from churn_core.model import build_pipeline, raw_scores, rfm_pipeline
+
+    t = ctx.train
+    a_tpl = build_pipeline(_unblended(ctx), t.feature_names)
+    oof = np.zeros((len(t.y), 2))
+    for tr, va in _folds(t, folds, ctx.config.model.seed):
+        for j, tpl in enumerate((a_tpl, rfm_pipeline())):
+            pipe = clone(tpl).fit(t.X.iloc[tr], t.y[tr])
+            oof[va, j] = raw_scores(pipe, t.X.iloc[va])
+    return oof[:, 0], oof[:, 1]
+
+
+def _blend_scores(ctx: Context, w: float) -> pd.Series:
+    """w * spline log-odds + (1 - w) * RFM log-odds, both refitted on every training row."""
+    from churn_core.model import build_pipeline, raw_scores, rfm_pipeline
+
+    t = ctx.train
+    a = build_pipeline(_unblended(ctx), t.feature_names).fit(t.X, t.y)
+    b = rfm_pipeline().fit(t.X, t.y)
+    s = w * raw_scores(a, ctx.score.X) + (1 - w) * raw_scores(b, ctx.score.X)
+    return pd.Series(s, index=pd.Index(ctx.score.user_id.astype(str)))
+
+
+def _best_weight(y: np.ndarray, a: np.ndarray, b: np.ndarray, rows=None) -> float:
+    from sklearn.metrics import roc_auc_score
+
+    rows = np.arange(len(y)) if rows is None else rows
+    aucs = [roc_auc_score(y[rows], w * a[rows] + (1 - w) * b[rows]) for w in BLEND_GRID]
+    return float(BLEND_GRID[int(np.argmax(aucs))])
+
+
+def variant_blend_half(ctx: Context) -> pd.Series:
+    """Fixed average of the spline model's and RFM + logreg's log-odds."""
+    return _blend_scores(ctx, 0.5)
+
+
+def variant_blend_cv(ctx: Context) -> pd.Series:
+    """Blend weight chosen by grouped out-of-fold ROC-AUC over every training cutoff."""
+    a, b = _members_oof(ctx)
+    return _blend_scores(ctx, _best_weight(ctx.train.y, a, b))
+
+
+def variant_blend_cv_recent(ctx: Context) -> pd.Series:
+    """Blend weight chosen by out-of-fold ROC-AUC on the newest training cutoff's rows."""
+    a, b = _members_oof(ctx)
+    rows = np.flatnonzero(ctx.train.cutoff == ctx.train.cutoff.max())
+    return _blend_scores(ctx, _best_weight(ctx.train.y, a, b, rows))
+
+
+def _fixed_blend(w: float) -> Callable[[Context], pd.Series]:
+    def run(ctx: Context) -> pd.Series:
+        return _blend_scores(ctx, w)
+
+    run.__doc__ = f"fixed blend, {w} x spline logreg + {1 - w:.1f} x RFM + logreg"
+    run.changes = {"weight": w}
+    return run
+
+
+def variant_blend_cv_narrow(ctx: Context) -> pd.Series:
+    """Blend weight from (0.3, 0.5, 0.7) by grouped out-of-fold ROC-AUC (all cutoffs)."""
+    from sklearn.metrics import roc_auc_score
+
+    a, b = _members_oof(ctx)
+    y = ctx.train.y
+    grid = (0.5, 0.3, 0.7)
+    aucs = [roc_auc_score(y, w * a + (1 - w) * b) for w in grid]
+    return _blend_scores(ctx, grid[int(np.argmax(aucs))])
+
+
+def _blend_with(**changes) -> Callable[[Context], pd.Series]:
+    """The project pipeline with ``ModelConfig`` changes (tried with blend "rfm")."""
+
+    def run(ctx: Context) -> pd.Series:
+        cfg = ctx.config.with_(model=changes)
+        return variant_project(
+            Context(ctx.train, ctx.score, cfg, ctx.event_types, ctx.has_amount, ctx.cutoff)
+        )
+
+    run.__doc__ = f"default blend, full member with {changes}"
+    run.changes = changes
+    return run
+
+
+def variant_blend3(ctx: Context) -> pd.Series:
+    """Equal thirds: spline logreg, linear logreg (C = 0.1) and RFM + logreg log-odds."""
+    from churn_core.model import build_pipeline, raw_scores, rfm_pipeline
+
+    t, X = ctx.train, ctx.score.X
+    m = _unblended(ctx)
+    members = [
+        build_pipeline(m, t.feature_names),
+        build_pipeline(replace(m, spline_knots=0, C=0.1), t.feature_names),
+        rfm_pipeline(),
+    ]
+    s = sum(raw_scores(p.fit(t.X, t.y), X) for p in members) / 3
+    return pd.Series(s, index=pd.Index(ctx.score.user_id.astype(str)))
+
+
+def variant_tune_c(ctx: Context) -> pd.Series:
+    """Spline logreg with C chosen by grouped out-of-fold ROC-AUC from a small grid."""
+    from sklearn.metrics import roc_auc_score
+
+    from churn_core.crossval import out_of_fold_scores
+
+    best, best_auc = None, -1.0
+    for c in (0.003, 0.01, 0.03, 0.1):
+        cfg = replace(_unblended(ctx), C=c, cv_folds=3)
+        oof, _ = out_of_fold_scores(ctx.train, cfg)
+        auc = roc_auc_score(ctx.train.y, oof)
+        if auc > best_auc:
+            best, best_auc = c, auc
+    return _with_model(C=best, blend="none")(ctx)
+
+
+VARIANTS: dict[str, Callable[[Context], pd.Series]] = {
+    "project": variant_project,
+    "rfm": variant_rfm,
+    "blend_half": variant_blend_half,
+    "blend_cv": variant_blend_cv,
+    "blend_cv_recent": variant_blend_cv_recent,
+    "tune_c": variant_tune_c,
+    "blend_cv_narrow": variant_blend_cv_narrow,
+    "blend_w03": _fixed_blend(0.3),
+    "blend_c03": _blend_with(C=0.03, blend="rfm"),
+    "blend_linear": _blend_with(spline_knots=0, C=0.1, blend="rfm"),
+    "blend3": variant_blend3,
+    "blend_w04": _fixed_blend(0.4),
+    "blend_w06": _fixed_blend(0.6),
+    "blend_w07": _fixed_blend(0.7),
+    "before": _with_model(blend="none"),  # the default until the blend (spline logreg)
+    "rfm_half": _with_model(blend="rfm"),  # half spline logreg, half RFM + logreg (core)
+    "linear_c01": _with_model(spline_knots=0, C=0.1, blend="none"),
+    "spline_c003": _with_model(C=0.003, blend="none"),
+    "spline_c03": _with_model(C=0.03, blend="none"),
+}
+REFERENCE = "rfm"
+
+
+# ---------------------------------------------------------------- forecasts -----------------
+
+
+def shared_data() -> Path | None:
+    """``../shared/data`` (or ``$CHURN_SHARED_DATA``) when present."""
+    candidates = [os.environ.get("CHURN_SHARED_DATA"), ROOT.parent / "shared" / "data"]
+    candidates.append(ROOT.parent.parent / "shared" / "data")
+    for c in candidates:
+        if c and Path(c).is_dir():
+            return Path(c)
+    return None
+
+
+def _month_ends(first: str, last: str) -> list[pd.Timestamp]:
+    return list(pd.date_range(first, last, freq="MS"))  # midnight after each month's end
+
+
+def all_forecasts(quick: bool) -> list[Forecast]:
+    """Every forecast of the sweep (``quick``: six of them, one per kind)."""
+    out: list[Forecast] = []
+    # UCI retail: 2010-12-01 .. 2011-12-09; every month-end cutoff with a complete window and
+    # at least one training cutoff after the log's start
+    for h, first, last in ((30, "2011-01-01", "2011-11-01"), (60, "2011-02-01", "2011-10-01")):
+        out += [Forecast("retail", t, h) for t in _month_ends(first, last)]
+    out += [Forecast("retail", t, 90) for t in _month_ends("2011-04-01", "2011-09-01")]
+    out.append(Forecast("retail", pd.Timestamp("2011-09-10"), 90))  # the shared figure
+    if shared_data() is not None:  # Tmall 2013: Apr 15 .. Aug 15, day resolution
+        for t, h in (
+            ("2013-06-01", 30),
+            ("2013-06-16", 30),
+            ("2013-07-01", 30),
+            ("2013-07-16", 31),  # the shared figure
+            ("2013-06-16", 60),
+            ("2013-07-16", 14),
+            ("2013-08-01", 14),
+        ):
+            out.append(Forecast("tmall", pd.Timestamp(t), h))
+    for seed in (0, 1, 2, 3):  # churn starts at 75 % of the timeline
+        for days, h in ((240, 30), (480, 60)) if seed < 2 else ((300, 30),):
+            t = pd.Timestamp("2024-01-01") + pd.Timedelta(days=days - h)
+            out.append(Forecast(f"synth-{seed}-{days}", t, h))
+    if quick:
+        keep = {
+            "retail_2011-06-01_H90",
+            "retail_2011-09-10_H90",
+            "retail_2011-10-01_H60",
+            "retail_2011-04-01_H30",
+            "tmall_2013-07-16_H31",
+            "synth-0-240_2024-07-29_H30",
+        }
+        out = [f for f in out if f.key in keep]
+    return out
+
+
+_LOGS: dict[str, EventLog] = {}
+
+
+def load_log(name: str) -> EventLog:
+    """The named log (loaded once per process)."""
+    if name not in _LOGS:
+        from churn_core.datasets import load_demo, synthetic_log
+        from churn_core.ingest import load_events
+
+        if name == "retail":
+            _LOGS[name] = load_demo()
+        elif name == "tmall":
+            path = shared_data() / "tmall-brand-rec-2014" / "tmall_brand_rec_2014.csv.gz"
+            _LOGS[name] = load_events(path, SchemaConfig(year=2013))
+        else:
+            _, seed, days = name.split("-")
+            _LOGS[name] = synthetic_log(SYNTH_USERS, int(days), int(seed))
+    return _LOGS[name]
+
+
+# ---------------------------------------------------------------- cache ---------------------
+
+
+def _hash(*parts: str) -> str:
+    h = hashlib.sha256()
+    for p in parts:
+        h.update(p.encode())
+    return h.hexdigest()[:12]
+
+
+def _sources(names: tuple[str, ...] | None = None) -> str:
+    core = ROOT / "churn_core"
+    files = sorted(core.glob("*.py")) if names is None else [core / n for n in names]
+    return "".join(f.read_text() for f in files)
+
+
+_CORE_SOURCES = _sources()  # read once: the code this process imported, not later edits
+_TABLE_SOURCES = _sources(TABLE_MODULES)
+
+
+def variant_key(name: str) -> str:
+    fn = VARIANTS[name]
+    extra = repr(getattr(fn, "changes", ""))
+    return _hash(_CORE_SOURCES, inspect.getsource(fn), extra)
+
+
+def _cached(path: Path, build: Callable[[], object]) -> object:
+    if path.exists():
+        with path.open("rb") as fh:
+            return pickle.load(fh)  # noqa: S301 - our own temp files
+    obj = build()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    with tmp.open("wb") as fh:
+        pickle.dump(obj, fh)
+    tmp.replace(path)
+    return obj
+
+
+def forecast_tables(fc: Forecast, cache: Path) -> tuple[Context, pd.Series]:
+    """Training and scoring tables for ``fc`` and the truth it is graded on (cached)."""
+
+    def build() -> tuple[Context, pd.Series]:
+        log_ = load_log(fc.log)
+        cfg = ChurnConfig().with_(label={"horizon_days": fc.horizon})
+        hist = log_.before(fc.cutoff)
+        truth = build_labels(log_, cfg.label, fc.cutoff)
+        truth.index = truth.index.astype(str)
+        event_types = pick_event_types(hist.frame)
+        cutoffs = training_cutoffs(hist, cfg.label, fc.cutoff)
+        train = training_table(hist, cfg.label, cutoffs, event_types)
+        score = scoring_table(hist, fc.cutoff, event_types, None, fc.horizon)
+        return Context(train, score, cfg, event_types, hist.has_amount, fc.cutoff), truth
+
+    key = _hash(_TABLE_SOURCES, fc.key)
+    return _cached(cache / "tables" / f"{fc.key}-{key}.pkl", build)
+
+
+def forecast_scores(fc: Forecast, variant: str, cache: Path) -> tuple[pd.Series, float]:
+    """(scores indexed by user id, fit seconds) of ``variant`` on ``fc`` (cached)."""
+
+    def build() -> tuple[pd.Series, float]:
+        ctx, _ = forecast_tables(fc, cache)
+        t0 = time.perf_counter()
+        s = VARIANTS[variant](ctx)
+        return s, time.perf_counter() - t0
+
+    path = cache / "scores" / f"{fc.key}-{variant}-{variant_key(variant)}.pkl"
+    return _cached(path, build)
+
+
+# ---------------------------------------------------------------- grading -------------------
+
+
+def grade(fc: Forecast, variants: list[str], cache: Path, n_boot: int) -> list[dict]:
+    """One row per variant: its metrics, the reference's and the paired differences."""
+    _, truth = forecast_tables(fc, cache)
+    y = truth.to_numpy().astype(float)
+
+    def aligned(name: str) -> tuple[np.ndarray, float]:
+        s, secs = forecast_scores(fc, name, cache)
+        s = s.reindex(truth.index)
+        return s.fillna(s.mean()).to_numpy(), secs
+
+    ref, _ = aligned(REFERENCE)
+    rows = []
+    for name in variants:
+        score, secs = aligned(name)
+        d = paired_differences(y, score, ref, n_boot=n_boot)
+        from sklearn.metrics import average_precision_score, roc_auc_score
+
+        rows.append(
+            {
+                "forecast": fc.key,
+                "variant": name,
+                "n": len(y),
+                "churn_rate": float(y.mean()),
+                "roc_auc": roc_auc_score(y, score),
+                "pr_auc": average_precision_score(y, score),
+                "ref_roc_auc": roc_auc_score(y, ref),
+                "ref_pr_auc": average_precision_score(y, ref),
+                "d_roc": d["roc_auc"][0],
+                "se_roc": d["roc_auc"][1],
+                "d_pr": d["pr_auc"][0],
+                "se_pr": d["pr_auc"][1],
+                "seconds": secs,
+            }
+        )
+    return rows
+
+
+def verdict(d: float, se: float) -> str:
+    """win / tie / loss: a difference within one standard error is a tie."""
+    if d > se:
+        return "win"
+    if d < -se:
+        return "loss"
+    return "tie"
+
+
+def summarise(table: pd.DataFrame) -> pd.DataFrame:
+    """Per variant: win/tie/loss, mean and worst difference to the reference."""
+    out = []
+    for name, g in table.groupby("variant", sort=False):
+        row = {"variant": name, "forecasts": len(g)}
+        for m in ("roc", "pr"):
+            v = [verdict(d, se) for d, se in zip(g[f"d_{m}"], g[f"se_{m}"], strict=True)]
+            row[f"{m} W/T/L"] = f"{v.count('win')}/{v.count('tie')}/{v.count('loss')}"
+            se_mean = float(np.sqrt((g[f"se_{m}"] ** 2).sum()) / len(g))
+            row[f"{m} mean"] = f"{g[f'd_{m}'].mean():+.4f} ± {se_mean:.4f}"
+            worst = g.loc[g[f"d_{m}"].idxmin()]
+            row[f"{m} worst"] = f"{worst[f'd_{m}']:+.4f} ± {worst[f'se_{m}']:.4f}"
+        row["fit s (sum)"] = round(float(g["seconds"].sum()), 1)
+        out.append(row)
+    return pd.DataFrame(out)
+
+
+def markdown(df: pd.DataFrame) -> str:
+    """A plain markdown table (no extra dependency)."""
+    lines = ["| " + " | ".join(map(str, df.columns)) + " |", "|" + "---|" * len(df.columns)]
+    lines += ["| " + " | ".join(map(str, row)) + " |" for row in df.itertuples(index=False)]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="six forecasts, one of each kind")
+    ap.add_argument("--variants", default="project", help="comma-separated: " + ",".join(VARIANTS))
+    ap.add_argument("--only", help="only forecasts whose key contains this text")
+    ap.add_argument("--cache", default=str(Path(tempfile.gettempdir()) / "churn_quality_sweep"))
+    ap.add_argument("--clear", action="store_true", help="empty the cache first")
+    ap.add_argument("--n-boot", type=int, default=500)
+    ap.add_argument("--per-forecast", action="store_true", help="print every forecast's row")
+    ap.add_argument("--csv", help="also write the per-forecast rows to this CSV")
+    args = ap.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    warnings.filterwarnings("ignore")
+    cache = Path(args.cache)
+    if args.clear and cache.exists():
+        import shutil
+
+        shutil.rmtree(cache)
+    variants = [v for v in args.variants.split(",") if v]
+    unknown = [v for v in variants if v not in VARIANTS]
+    if unknown:
+        raise SystemExit(f"unknown variant(s) {unknown}; known: {', '.join(VARIANTS)}")
+    forecasts = all_forecasts(args.quick)
+    if args.only:
+        forecasts = [f for f in forecasts if args.only in f.key]
+    rows = []
+    t0 = time.perf_counter()
+    for i, fc in enumerate(forecasts):
+        rows += grade(fc, variants, cache, args.n_boot)
+        done = "  ".join(
+            f"{r['variant']} {r['d_roc']:+.4f}±{r['se_roc']:.4f}" for r in rows[-len(variants) :]
+        )
+        print(
+            f"[{i + 1}/{len(forecasts)} {time.perf_counter() - t0:.0f}s] {fc.key}: {done}",
+            file=sys.stderr,
+            flush=True,
+        )
+    table = pd.DataFrame(rows)
+    if args.csv:
+        table.to_csv(args.csv, index=False)
+    if args.per_forecast:
+        show = table.copy()
+        show["roc"] = [
+            f"{a:.3f} vs {b:.3f} ({d:+.4f} ± {s:.4f})"
+            for a, b, d, s in zip(
+                show.roc_auc, show.ref_roc_auc, show.d_roc, show.se_roc, strict=True
+            )
+        ]
+        show["pr"] = [
+            f"{a:.3f} vs {b:.3f} ({d:+.4f} ± {s:.4f})"
+            for a, b, d, s in zip(show.pr_auc, show.ref_pr_auc, show.d_pr, show.se_pr, strict=True)
+        ]
+        cols = ["forecast", "variant", "n", "churn_rate", "roc", "pr"]
+        show["churn_rate"] = show["churn_rate"].map("{:.3f}".format)
+        print(markdown(show[cols]))
+        print()
+    print(markdown(summarise(table)))
+
+
+if __name__ == "__main__":
+    main()

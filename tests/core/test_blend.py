@@ -1,0 +1,85 @@
+"""The default blend (spline, linear and RFM logistic regressions) and the run's comparison
+with RFM + logistic regression."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.linear_model import LogisticRegression
+
+from churn_core.config import ChurnConfig
+from churn_core.crossval import baseline_verdict, compare_with_baseline
+from churn_core.datasets import synthetic_log
+from churn_core.features import pick_event_types
+from churn_core.labels import training_cutoffs
+from churn_core.model import RFM_COLUMNS, BlendedLogistic, build_pipeline, rfm_pipeline
+from churn_core.table import training_table
+
+
+@pytest.fixture(scope="module")
+def table():
+    log = synthetic_log(n_users=800, days=240, seed=3)
+    spec = ChurnConfig().with_(label={"horizon_days": 30}).label
+    as_of = log.default_as_of()
+    hist = log.before(as_of)
+    return training_table(
+        hist, spec, training_cutoffs(hist, spec, as_of), pick_event_types(hist.frame)
+    )
+
+
+def test_blend_is_one_linear_score_whose_last_member_is_the_baseline(table):
+    cfg = ChurnConfig().model
+    pipe = build_pipeline(cfg, table.feature_names).fit(table.X, table.y)
+    clf = pipe.named_steps["clf"]
+    assert isinstance(clf, BlendedLogistic) and len(clf.members_) == 3
+    Z = pipe[:-1].transform(table.X)
+    members = clf.member_scores(Z)
+    # the blend is the plain average of its members' log-odds, and linear in the inputs
+    np.testing.assert_allclose(pipe.decision_function(table.X), members.mean(axis=1), atol=1e-9)
+    # its RFM member is RFM + logistic regression as the baseline fits it: the same
+    # objective, solved by Newton steps instead of L-BFGS (equal up to the solvers' tolerance)
+    rfm = rfm_pipeline().fit(table.X, table.y).decision_function(table.X)
+    np.testing.assert_allclose(members[:, -1], rfm, atol=0.05)
+    assert np.corrcoef(members[:, -1], rfm)[0, 1] > 0.9999
+    names = list(pipe[:-1].get_feature_names_out())
+    assert names[-len(RFM_COLUMNS) :] == [f"{c}_rfm" for c in RFM_COLUMNS]
+    assert sum(n.endswith("_lin") for n in names) == len(table.feature_names)
+
+
+def test_blend_none_and_rfm_are_the_smaller_models(table):
+    cfg = ChurnConfig().model
+    plain = build_pipeline(replace(cfg, blend="none"), table.feature_names)
+    assert type(plain.named_steps["clf"]) is LogisticRegression
+    half = build_pipeline(replace(cfg, blend="rfm"), table.feature_names).fit(table.X, table.y)
+    assert len(half.named_steps["clf"].members_) == 2
+    with pytest.raises(ValueError, match="blend must be one of"):
+        replace(cfg, blend="average")
+
+
+def test_comparison_with_the_baseline_says_which_is_better():
+    rng = np.random.default_rng(1)
+    n = 6000  # above the bootstrap sample size: the error is scaled from a sample
+    y = (rng.random(n) < 0.4).astype(int)
+    good, poor = y + rng.normal(0, 0.8, n), y + rng.normal(0, 1.6, n)
+    table = compare_with_baseline(y, good, poor)
+    assert table.loc["roc_auc", "verdict"] == "better"
+    assert table.loc["roc_auc", "difference"] > 3 * table.loc["roc_auc", "se"] > 0
+    assert "earn their keep" in baseline_verdict(table)
+    swapped = compare_with_baseline(y, poor, good)
+    assert (swapped["verdict"] == "worse").all()
+    assert "ranks customers better" in baseline_verdict(swapped)
+    same = compare_with_baseline(y, good, good + 1e-12 * rng.normal(size=n))
+    assert (same["verdict"] == "level").all()
+    assert "too few" in baseline_verdict(None)
+
+
+def test_training_run_reports_the_comparison(table):
+    from churn_core.crossval import backtest
+
+    res = backtest(table, ChurnConfig().model, horizon_days=30)
+    assert res is not None and isinstance(res.baseline, pd.DataFrame)
+    assert res.baseline.loc["roc_auc", "model"] == pytest.approx(res.folds["roc_auc"].iloc[0])
+    assert 0.5 < res.baseline.loc["roc_auc", "baseline"] < 1.0
