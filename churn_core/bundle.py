@@ -7,13 +7,18 @@ Layout::
     DIR/encoder/          the Transformer encoder (save_pretrained: config.json + safetensors)
 
 skops refuses types it does not know; we accept only those on ``TRUSTED_PREFIXES``.
+With ``root`` (the folder the app or a caller keeps bundles in), a bundle path that leaves it
+(``..`` components, or a symlink that resolves outside) is refused; whatever the root, a file
+inside a bundle that is a symlink leading out of the bundle is refused on load.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import platform
+import zipfile
 from dataclasses import asdict
 from importlib import metadata
 from pathlib import Path
@@ -40,11 +45,15 @@ def save_model(
     as_of: pd.Timestamp,
     metrics: dict[str, float],
     threshold: float,
+    root: str | Path | None = None,
 ) -> Path:
-    """Write the bundle; the encoder (if any) is saved with its own safe format."""
+    """Write the bundle; the encoder (if any) is saved with its own safe format.
+
+    With ``root``, ``directory`` must stay inside it (else :class:`ModelBundleError`).
+    """
     import skops.io as sio
 
-    out = Path(directory)
+    out = Path(directory) if root is None else inside_root(root, directory)
     out.mkdir(parents=True, exist_ok=True)
     pipe = model.pipeline
     prep = pipe.named_steps["prep"]
@@ -82,22 +91,76 @@ def save_model(
     return out
 
 
-def load_model(directory: str | Path) -> tuple[ChurnModel, ChurnConfig, dict]:
-    """(model, config, manifest) from a bundle directory; refuses untrusted types."""
-    import skops.io as sio
+def inside_root(root: str | Path, directory: str | Path) -> Path:
+    """``directory`` (absolute, or relative to ``root``) if it stays inside ``root``.
 
-    d = Path(directory)
+    Refuses ``..`` components and paths whose real location (symlinks resolved) is outside
+    ``root``, with a :class:`ModelBundleError` naming the folder to use.
+    """
+    base = Path(root).expanduser().resolve()
+    given = Path(directory).expanduser()
+    path = given if given.is_absolute() else base / given
+    if ".." in given.parts or not _is_within(path.resolve(), base):
+        raise ModelBundleError(
+            f"Model bundle path {str(directory)!r} leads outside the models folder {base} "
+            "('..' or a symlink). Name a folder inside it, such as 'shop_2024'."
+        )
+    return path
+
+
+def _is_within(path: Path, base: Path) -> bool:
+    return path == base or base in path.parents
+
+
+def _check_no_escape(d: Path) -> None:
+    """Refuse bundle files that are symlinks resolving outside the bundle directory."""
+    real = d.resolve()
+    for dirpath, dirnames, filenames in os.walk(d):
+        for name in dirnames + filenames:
+            p = Path(dirpath) / name
+            if p.is_symlink() and not _is_within(p.resolve(), real):
+                raise ModelBundleError(
+                    f"{p} is a link to {p.resolve()}, outside the bundle {d}. Only load "
+                    "bundles you trained yourself; train the model again."
+                )
+
+
+def load_model(
+    directory: str | Path, root: str | Path | None = None
+) -> tuple[ChurnModel, ChurnConfig, dict]:
+    """(model, config, manifest) from a bundle directory; refuses untrusted types.
+
+    With ``root``, ``directory`` must stay inside it. Every problem with the files raises
+    :class:`ModelBundleError`.
+    """
+    d = Path(directory) if root is None else inside_root(root, directory)
     manifest_path = d / "bundle.json"
     if not manifest_path.is_file():
         raise ModelBundleError(
             f"{d} is not a model bundle (no bundle.json). Train one with "
             f"`python -m churn_core train EVENTS --horizon-days H --model-dir {d}`."
         )
-    manifest = json.loads(manifest_path.read_text())
-    if manifest.get("format_version") != FORMAT_VERSION:
+    _check_no_escape(d)
+    try:
+        return _load_model(d, manifest_path)
+    except ModelBundleError:
+        raise
+    except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as exc:
         raise ModelBundleError(
-            f"{d} was written by an incompatible version (format "
-            f"{manifest.get('format_version')}, expected {FORMAT_VERSION}); retrain it."
+            f"{d} is not a readable model bundle ({type(exc).__name__}: {exc}). Train the "
+            "model again."
+        ) from exc
+
+
+def _load_model(d: Path, manifest_path: Path) -> tuple[ChurnModel, ChurnConfig, dict]:
+    import skops.io as sio
+
+    manifest = json.loads(manifest_path.read_text())
+    version = manifest.get("format_version") if isinstance(manifest, dict) else None
+    if version != FORMAT_VERSION:
+        raise ModelBundleError(
+            f"{d} was written by an incompatible version (format {version}, expected "
+            f"{FORMAT_VERSION}); retrain it."
         )
     untrusted = sio.get_untrusted_types(file=d / "pipeline.skops")
     refused = [t for t in untrusted if not t.startswith(TRUSTED_PREFIXES)]

@@ -4,6 +4,7 @@ pipeline as the app."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import math
@@ -16,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from churn_core.config import CLASSIFIERS, ENCODERS, ChurnConfig
-from churn_core.errors import EventDataError, ModelBundleError
+from churn_core.errors import ConfigError, EventDataError, ModelBundleError
 from churn_core.fields import MAPPING_FIELDS
 
 EXAMPLES = """\
@@ -26,12 +27,23 @@ examples:
   python -m churn_core evaluate orders.csv --horizon-days 90 --cutoff 2011-09-10
   python -m churn_core train tmall.csv --horizon-days 31 --model-dir m --event-map 0=view 1=purchase
   python -m churn_core explain orders.csv --model-dir models/retail --user 12347
+  python -m churn_core score orders.csv --model-dir m --out list.csv --pseudonymize ~/.churn/key
+  python -m churn_core reidentify list.csv --key ~/.churn/key --out list_with_ids.csv
   python -m churn_core campaign orders.csv --model-dir models/retail --out list.csv --contact-cost 2
   python -m churn_core outcome later_orders.csv --campaign list.csv --horizon-days 90
   python -m churn_core app --server.port 8502   (the dashboard; arguments go to streamlit run)
 
 After `pip install .`, `churn` is the same command: churn train orders.csv ...
 """
+
+
+def _privacy_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--pseudonymize",
+        metavar="KEYFILE",
+        help="replace user ids by keyed hashes (HMAC-SHA256) right after loading; the key is "
+        "created in KEYFILE on first use (keep it away from the exports)",
+    )
 
 
 def _mapping_flags(p: argparse.ArgumentParser) -> None:
@@ -127,6 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="train with labels complete by T (default: just after the last event)",
     )
     t.add_argument("--search", action="store_true", help="hyperparameter search (grouped CV)")
+    _privacy_flag(t)
     _label_flags(t, required=False)
     _mapping_flags(t)
 
@@ -141,6 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--model-dir", required=True, metavar="DIR")
     s.add_argument("--out", required=True, metavar="FILE", help="output .csv or .xlsx")
     s.add_argument("--as-of", metavar="T", help="score as of T (default: after the last event)")
+    _privacy_flag(s)
     _raw_export_flag(s)
     _mapping_flags(s)
 
@@ -200,6 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--seed", type=int, metavar="S", help="control-group seed (default 0)")
     c.add_argument("--config", metavar="FILE.toml", help="[campaign] table (flags override it)")
     _raw_export_flag(c)
+    _privacy_flag(c)
     _mapping_flags(c)
 
     o = sub.add_parser(
@@ -221,6 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--json", action="store_true", help="print one JSON object")
     o.add_argument("--out", metavar="FILE", help="also write the report as .csv or .xlsx")
     _raw_export_flag(o)
+    _privacy_flag(o)
     _mapping_flags(o)
 
     x = sub.add_parser("explain", parents=[common], help="one user's full explanation")
@@ -228,8 +244,28 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--model-dir", required=True, metavar="DIR")
     x.add_argument("--user", required=True, metavar="ID")
     x.add_argument("--as-of", metavar="T")
+    _privacy_flag(x)
     _mapping_flags(x)
 
+    r = sub.add_parser(
+        "reidentify",
+        parents=[common],
+        help="map pseudonymised user ids in a list back to the real ids",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    r.add_argument(
+        "list", metavar="LIST", help="a .csv or .xlsx list whose first column is user_id"
+    )
+    r.add_argument("--key", required=True, metavar="KEYFILE", help="the --pseudonymize key")
+    r.add_argument("--out", required=True, metavar="FILE", help="the mapped list, .csv or .xlsx")
+    r.add_argument(
+        "--events",
+        metavar="EVENTS",
+        help="recompute the pseudonyms from this raw event log instead of the key's id table",
+    )
+    _raw_export_flag(r)
+    _mapping_flags(r)
     a = sub.add_parser(
         "app",
         help="start the dashboard (Streamlit) from the installed package",
@@ -241,8 +277,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@contextlib.contextmanager
+def _config_errors(config_path: str | None = None):
+    """Settings that fail validation (flags, TOML) become one :class:`ConfigError`."""
+    try:
+        yield
+    except (EventDataError, ConfigError):
+        raise
+    except OSError as exc:  # the --config file named by the user
+        raise ConfigError(
+            f"Cannot read the config file {config_path}: {exc.strerror}. Check the path."
+        ) from None
+    except (ValueError, TypeError) as exc:  # dataclass validation, TOML syntax, wrong types
+        raise ConfigError(f"Invalid setting: {exc}") from None
+
+
 def config_from_args(args: argparse.Namespace, base: ChurnConfig | None = None) -> ChurnConfig:
-    """Flags over ``--config`` over defaults."""
+    """Flags over ``--config`` over defaults; a bad setting raises :class:`ConfigError`."""
+    with _config_errors(getattr(args, "config", None)):
+        return _config_from_args(args, base)
+
+
+def _config_from_args(args: argparse.Namespace, base: ChurnConfig | None) -> ChurnConfig:
     cfg = base or (
         ChurnConfig.from_toml(args.config) if getattr(args, "config", None) else ChurnConfig()
     )
@@ -301,22 +357,59 @@ class _Progress:
 def _load(args, schema, say):
     from churn_core.ingest import load_events
 
+    hasher = _pseudonymizer(args)
     say(f"reading {args.events}", 0.0)
-    log = load_events(args.events, schema)
+    log = load_events(args.events, schema, pseudonymize=hasher)
+    if hasher is not None:
+        say(f"user ids pseudonymised; id table kept next to the key: {hasher.save_pairs()}", 0.0)
     for line in log.report.lines():
         say(line, 0.0)
     return log
+
+
+def _pseudonymizer(args):
+    """The --pseudonymize hasher (None without the flag)."""
+    key = getattr(args, "pseudonymize", None)
+    if not key:
+        return None
+    from churn_core.privacy import Pseudonymizer
+
+    _check_key_place(args)
+    return Pseudonymizer(key)
+
+
+def _check_key_place(args) -> None:
+    """Refuse a --pseudonymize key inside an output folder (next to the exports or bundle)."""
+    key = getattr(args, "pseudonymize", None)
+    if not key:
+        return
+    key_dir = Path(key).expanduser().resolve().parent
+    for flag in ("out", "model_dir"):
+        target = getattr(args, flag, None)
+        if not target:
+            continue
+        out = Path(target).expanduser().resolve()
+        out_dir = out if flag == "model_dir" else out.parent
+        inside_bundle = flag == "model_dir" and out_dir in key_dir.parents
+        if key_dir == out_dir or inside_bundle:
+            raise ConfigError(
+                f"The key file {key} is inside the output folder of --{flag.replace('_', '-')} "
+                f"({out_dir}). Keep the key elsewhere (e.g. ~/.churn/key), never next to exports."
+            )
 
 
 def _timestamp(value: str | None, what: str) -> pd.Timestamp | None:
     if value is None:
         return None
     try:
-        return pd.Timestamp(value)
-    except (ValueError, TypeError):
-        raise EventDataError(
-            [f"{what} {value!r} is not a date; write it like 2011-09-10."]
-        ) from None
+        t = pd.Timestamp(value)
+    except (ValueError, TypeError, OverflowError):
+        t = pd.NaT
+    if t is pd.NaT or pd.isna(t):
+        raise EventDataError([f"{what} {value!r} is not a date; write it like 2011-09-10."])
+    if t.tzinfo is not None:  # event times are naive UTC
+        t = t.tz_convert("UTC").tz_localize(None)
+    return t
 
 
 def cmd_train(args, say) -> int:
@@ -426,6 +519,37 @@ def cmd_explain(args, say) -> int:
     return 0
 
 
+def cmd_reidentify(args, say) -> int:
+    from churn_core.export import ESCAPED_KEY, read_export, write_export
+    from churn_core.privacy import pairs_from_ids, read_id_table, reidentify_frame
+
+    if not Path(args.key).expanduser().is_file():
+        raise ConfigError(
+            f"Key file {args.key} not found. Name the KEYFILE that --pseudonymize used."
+        )
+    if args.events:
+        cfg = config_from_args(args)
+        args.pseudonymize = None  # the raw log is read as it is, then hashed here
+        log = _load(args, cfg.schema, say)
+        pairs = pairs_from_ids(log.frame["user_id"], args.key)
+    else:
+        from churn_core.privacy import Pseudonymizer
+
+        table = Pseudonymizer(args.key).id_table
+        if not table.exists():
+            raise ConfigError(
+                f"No id table next to the key {args.key} (expected {args.key}.ids.csv). Pass "
+                "the raw event log the list came from with --events."
+            )
+        pairs = read_id_table(table)
+    meta, frame = read_export(args.list)
+    frame, mapped = reidentify_frame(frame, pairs, Path(args.list).name)
+    meta.pop(ESCAPED_KEY, None)  # the writer states its own escaping
+    out = write_export(frame, args.out, meta, raw=args.raw_export)
+    print(f"wrote {out}: {mapped:,} user ids mapped back")
+    return 0
+
+
 _CAMPAIGN_FLAGS = {
     "value": "value",
     "contact_cost": "contact_cost",
@@ -443,14 +567,16 @@ def cmd_campaign(args, say) -> int:
 
     model, cfg, manifest = load_model(args.model_dir)
     if args.config:
-        cfg = cfg.with_(campaign=vars(ChurnConfig.from_toml(args.config).campaign))
+        with _config_errors(args.config):
+            cfg = cfg.with_(campaign=vars(ChurnConfig.from_toml(args.config).campaign))
     changes = {
         field: getattr(args, flag)
         for flag, field in _CAMPAIGN_FLAGS.items()
         if getattr(args, flag, None) is not None
     }
     cfg = config_from_args(argparse.Namespace(**{**vars(args), "seed": None}), base=cfg)
-    cfg = cfg.with_(campaign=changes)
+    with _config_errors():
+        cfg = cfg.with_(campaign=changes)
     if Path(args.out).suffix.lower() not in (".csv", ".xlsx"):
         raise EventDataError([f"--out {args.out!r}: name the campaign list .csv or .xlsx."])
     log = _load(args, cfg.schema, say)
@@ -548,9 +674,36 @@ COMMANDS = {
     "score": cmd_score,
     "evaluate": cmd_evaluate,
     "explain": cmd_explain,
+    "reidentify": cmd_reidentify,
     "campaign": cmd_campaign,
     "outcome": cmd_outcome,
 }
+
+
+def _names_user_path(err: OSError, args: argparse.Namespace) -> bool:
+    """True when ``err`` is about a path given on the command line (or inside one)."""
+    if (
+        not isinstance(
+            err,
+            (
+                FileNotFoundError,
+                IsADirectoryError,
+                NotADirectoryError,
+                PermissionError,
+                FileExistsError,
+            ),
+        )
+        or not err.filename
+    ):
+        return False
+    failed = Path(str(err.filename)).expanduser().absolute()
+    for flag in ("events", "model_dir", "out", "config", "list", "key", "pseudonymize"):
+        given = getattr(args, flag, None)
+        if given:
+            p = Path(given).expanduser().absolute()
+            if failed == p or p in failed.parents or failed in p.parents:
+                return True
+    return False
 
 
 def _split_app_args(argv: list[str]) -> tuple[list[str], list[str]]:
@@ -573,14 +726,17 @@ def main(argv: list[str] | None = None) -> int:
     warnings.showwarning = _one_line_warning
     say = _Progress(args.quiet)
     try:
+        _check_key_place(args)
         return COMMANDS[args.command](args, say)
-    except (EventDataError, ModelBundleError) as err:
+    except (EventDataError, ModelBundleError, ConfigError) as err:
         msg = err.one_line() if isinstance(err, EventDataError) else str(err)
-        print(f"error: {msg}", file=sys.stderr)
-        return 2
-    except (ValueError, FileNotFoundError, IsADirectoryError, PermissionError) as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(f"error: {' '.join(msg.split())}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # e.g. `... | head`: the reader left; nothing to report
         sys.stderr.close()
         return 0
+    except OSError as err:  # only a file the user named; anything else is a bug
+        if not _names_user_path(err, args):
+            raise
+        print(f"error: cannot write or read {err.filename}: {err.strerror}.", file=sys.stderr)
+        return 2

@@ -11,6 +11,7 @@ from sklearn.base import clone
 from sklearn.metrics import average_precision_score, log_loss, roc_auc_score
 
 from churn_core.config import EncoderConfig, ModelConfig
+from churn_core.errors import EventDataError
 from churn_core.metrics import (
     Curves,
     CVResult,
@@ -40,8 +41,8 @@ def _folds(table: FeatureTable, n_folds: int, seed: int) -> list[tuple[np.ndarra
     whose per-group search takes seconds on tens of thousands of users.
     """
     n_pos = int(table.target().sum())
-    k = max(2, min(n_folds, n_pos, len(table.target()) - n_pos))
     codes, users = pd.factorize(table.user_id)
+    k = max(2, min(n_folds, n_pos, len(table.target()) - n_pos, len(users)))  # no empty fold
     rate = np.bincount(codes, weights=table.target(), minlength=len(users)) / np.bincount(codes)
     shuffle = np.random.default_rng(seed).random(len(users))
     order = np.lexsort((shuffle, rate))  # by churn share, ties in random order
@@ -63,6 +64,15 @@ def out_of_fold_scores(
     oof = np.zeros(len(table.target()))
     k = len(folds)
     for i, (tr, va) in enumerate(folds):
+        if len(va) == 0 or len(np.unique(table.target()[tr])) < 2:
+            raise EventDataError(
+                [
+                    f"Too few users for {k}-fold cross-validation: {len(np.unique(table.user_id))} "
+                    "users, and the users left to train fold "
+                    f"{i + 1} all churned or all stayed. Load a log with more users, or change "
+                    "the horizon or the activity events."
+                ]
+            )
         stage = f"cross-validation fold {i + 1}/{k}"
         inner = None
         if progress:
@@ -147,7 +157,10 @@ def backtest(
     train = table.take(tr)
     inner = replace(model_cfg, cv_folds=min(model_cfg.cv_folds, 3))
     say = progress or (lambda s, f: None)
-    oof, _ = out_of_fold_scores(train, inner, encoder_cfg, lambda s, f: say(s, 0.75 * f))
+    try:
+        oof, _ = out_of_fold_scores(train, inner, encoder_cfg, lambda s, f: say(s, 0.75 * f))
+    except EventDataError:  # too few users before the test cutoff: no backtest, like above
+        return None
     cal = Calibrator.fit(oof, train.target(), model_cfg.calibration)
     pipe = build_pipeline(model_cfg, table.feature_names, encoder_cfg)
     fit_pipeline(pipe, train.X, train.target(), lambda s, f: say(f"refit: {s}", 0.75 + 0.25 * f))

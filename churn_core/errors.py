@@ -78,3 +78,7 @@ class EventDataError(ValueError):
 
 class ModelBundleError(ValueError):
     """A model directory is missing, incomplete, or holds types we do not trust."""
+
+
+class ConfigError(ValueError):
+    """A setting (a flag, a TOML config or a folder it names) is unknown or out of range."""

@@ -23,6 +23,7 @@ class ValidationReport:
     mapping: tuple[tuple[str, str], ...] = ()  # (canonical column, where it came from)
     layout: str = "canonical"
     detection: tuple[str, ...] = ()  # how each column was found and how sure that is
+    personal_columns: tuple[tuple[str, str], ...] = ()  # (column, what it looks like), dropped
 
     @property
     def rows_dropped(self) -> int:
@@ -33,6 +34,11 @@ class ValidationReport:
         out = [f"Read {self.rows_read:,} rows ({self.layout} layout); kept {self.rows_kept:,}."]
         out += list(self.detection)
         out += [f"Dropped {n:,} rows: {reason}" for reason, n in self.dropped]
+        out += [
+            f"Dropped column {col}: it looks like personal data ({kind}) and is not stored. "
+            "Map it on purpose (e.g. --user-col) if you need it."
+            for col, kind in self.personal_columns
+        ]
         out += list(self.warnings)
         return out
 

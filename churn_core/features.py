@@ -116,7 +116,8 @@ def aggregate_features(
     for w in WINDOWS:
         f[f"events_{w}d"] = _count(codes[act & (age < w)], n)
         f[f"active_days_{w}d"] = _count(ucode[uday >= -w], n)
-    same = np.r_[False, ucode[1:] == ucode[:-1]]
+    same = np.zeros(len(ucode), dtype=bool)  # not np.r_[False, ...]: that has 1 row when empty
+    same[1:] = ucode[1:] == ucode[:-1]
     gaps = np.diff(uday, prepend=0)[same].astype(np.float64)
     gcode = ucode[same]
     n_gaps = _count(gcode, n)

@@ -9,7 +9,12 @@ Rules, in the order they are applied (a row dropped for one reason is not counte
   ``report.dropped``: repeated header rows, missing user id, missing or unreadable timestamp,
   missing event type, stock adjustments (negative quantity on an invoice without a "C").
   ``rows_read == rows_kept + sum(dropped)`` always holds.
-* Non-numeric amounts in a minority of rows keep the row with amount 0 and add a warning.
+* Non-numeric amounts in a minority of rows keep the row with amount 0 and add a warning
+  (infinite values and magnitudes beyond 1e12 count as non-numeric).
+* Columns that look like personal data (``churn_core.pii``) and are not named in the schema
+  are dropped before anything else and listed in ``report.personal_columns``.
+* Control characters in ids, items and categories are replaced with U+FFFD (a warning).
+* ``pseudonymize`` (optional) replaces user ids as soon as they are read.
 
 Derivations: ``amount`` is the amount column if there is one, else quantity × price, else the
 price on ``purchase`` rows and 0 on other events (a view's price is not money spent; a log
@@ -24,6 +29,7 @@ from __future__ import annotations
 import logging
 import os
 import warnings
+from collections.abc import Callable
 from typing import BinaryIO
 
 import numpy as np
@@ -40,14 +46,22 @@ from churn_core.layouts import (
     normalise_events,
 )
 from churn_core.loading import read_events
+from churn_core.pii import PersonalColumn, find_personal_columns
 from churn_core.roles import order_and_hour
 from churn_core.timestamps import DAYS_SINCE_PRIOR, parse_timestamps, relative_timeline
-from churn_core.values import clean_ids, example_rows, find_column, to_number
+from churn_core.values import (
+    clean_ids,
+    example_rows,
+    find_column,
+    replace_control_chars,
+    to_number,
+)
 
 __all__ = ["DetectedSchema", "detect_schema", "load_events", "validate_events"]
 
 logger = logging.getLogger(__name__)
 
+MAX_ABS_NUMBER = 1e12  # larger amounts, quantities and prices are read as errors
 MAX_UNREADABLE_TIMES = 0.05  # share of unreadable timestamps that is dropped, not refused
 _REQUIRED = ("user_col", "time_col")
 _TIME_FIX_CLI = (
@@ -59,34 +73,44 @@ _TIME_FIX_APP = (
 )
 _MAX_SHOWN = 30
 _DEFAULT_SCHEMA = SchemaConfig()  # frozen, so sharing one default is safe
+IdHasher = Callable[[pd.Series], pd.Series]
 
 
 def load_events(
     source: str | os.PathLike | bytes | BinaryIO,
     schema: SchemaConfig = _DEFAULT_SCHEMA,
     name: str | None = None,
+    pseudonymize: IdHasher | None = None,
 ) -> EventLog:
     """Read a file (path, bytes or binary file) and validate it.
 
-    ``read_events(source, name)`` then ``validate_events(raw, schema)``.
+    ``read_events(source, name)`` then ``validate_events(raw, schema, pseudonymize)``.
     """
-    return validate_events(read_events(source, name=name), schema)
+    return validate_events(read_events(source, name=name), schema, pseudonymize)
 
 
-def validate_events(raw: pd.DataFrame, schema: SchemaConfig = _DEFAULT_SCHEMA) -> EventLog:
+def validate_events(
+    raw: pd.DataFrame,
+    schema: SchemaConfig = _DEFAULT_SCHEMA,
+    pseudonymize: IdHasher | None = None,
+) -> EventLog:
     """Turn a raw frame into an :class:`EventLog`.
 
     Raises :class:`EventDataError` listing every problem found, each naming the column (and
     row) and the fix. Auto-fixes that need attention are both ``warnings.warn``-ed and kept in
-    ``report.warnings``.
+    ``report.warnings``. Columns that look like personal data (``churn_core.pii``) and are
+    not named in ``schema`` are dropped first and listed in ``report.personal_columns``.
+    ``pseudonymize`` (e.g. :class:`churn_core.privacy.Pseudonymizer`) replaces user ids as
+    soon as they are read, so no later message, table or file sees the raw ids.
     """
     name = raw.attrs.get("source_name", "the event log")
     if raw.shape[1] == 0 or len(raw) == 0:
         raise EventDataError([f"'{name}' has no rows. Check that you exported the whole log."])
     if not isinstance(raw.index, pd.RangeIndex):
         raw = raw.reset_index(drop=True)  # masks below are positional
+    raw, personal = _drop_personal_columns(raw, schema)
     det = detect_schema(raw, schema)
-    v = _Validation(raw, det, schema)
+    v = _Validation(raw, det, schema, personal, pseudonymize)
     v.run()
     if v.problems:
         raise EventDataError(v.problems)
@@ -97,11 +121,34 @@ def validate_events(raw: pd.DataFrame, schema: SchemaConfig = _DEFAULT_SCHEMA) -
     return log
 
 
+def _drop_personal_columns(
+    raw: pd.DataFrame, schema: SchemaConfig
+) -> tuple[pd.DataFrame, list[PersonalColumn]]:
+    """``raw`` without the personal-data columns that ``schema`` does not name on purpose."""
+    named = {getattr(schema, f, None) for f in COLUMN_FIELDS} - {None, ""}
+    personal = [p for p in find_personal_columns(raw) if p.column not in named]
+    if not personal:
+        return raw, []
+    attrs = dict(raw.attrs)
+    out = raw.loc[:, ~raw.columns.astype(str).isin([p.column for p in personal])]
+    out.attrs.update(attrs)
+    return out, personal
+
+
 class _Validation:
     """One pass over a raw frame: collects problems, drop reasons, warnings and the mapping."""
 
-    def __init__(self, raw: pd.DataFrame, det: DetectedSchema, schema: SchemaConfig):
+    def __init__(
+        self,
+        raw: pd.DataFrame,
+        det: DetectedSchema,
+        schema: SchemaConfig,
+        personal: list[PersonalColumn] | None = None,
+        pseudonymize: IdHasher | None = None,
+    ):
         self.raw, self.det, self.schema = raw, det, schema
+        self.personal = personal or []
+        self.pseudonymize = pseudonymize
         self.keep = np.ones(len(raw), dtype=bool)
         self.dropped: dict[str, int] = {}
         self.problems: list[Problem] = []
@@ -165,6 +212,12 @@ class _Validation:
         hint = ""
         if self.raw.attrs.get("header") is False:
             hint = " The file seems to have no header row, so its columns are named column_1, ..."
+        if self.personal:
+            shown = ", ".join(f"{p.column} ({p.kind})" for p in self.personal[:5])
+            hint += (
+                f" Set aside as personal data: {shown}; to use one as the user id, name it "
+                "with --user-col (and add --pseudonymize KEYFILE)."
+            )
         for fld in COLUMN_FIELDS:
             given = getattr(self.schema, fld, None)
             if given and given not in self.raw.columns:
@@ -204,8 +257,16 @@ class _Validation:
         self.drop(mask, "repeated header row")
 
     def _users(self, col: str) -> None:
-        users, how = clean_ids(self.raw[col])
+        users, how = self._labels_from(col)
         self.drop(users.isna().to_numpy(), f"missing user id (column {col} empty)")
+        if self.pseudonymize is not None:
+            users = self.pseudonymize(users)
+            how += " (pseudonymised, HMAC-SHA256)"
+        elif find_personal_columns(self.raw[[col]].iloc[:, :1]):
+            self.notes.append(
+                f"User ids in column {col} look like personal data. Pass --pseudonymize "
+                "KEYFILE so that models, scores and exports hold keyed hashes instead."
+            )
         self.out["user_id"] = users
         self.mapping.append(("user_id", col + how))
 
@@ -345,8 +406,13 @@ class _Validation:
         self.mapping.append(("amount", how))
 
     def _number(self, col: str, fld: str) -> pd.Series:
-        """A numeric column; non-numeric cells are NaN (a warning, or a problem if most are)."""
+        """A numeric column; non-numeric cells are NaN (a warning, or a problem if most are).
+
+        Infinite values and magnitudes beyond ``MAX_ABS_NUMBER`` count as non-numeric: no
+        order is worth 10^12, and such values would overflow the spend features.
+        """
         values = self.number(col)
+        values = values.where(values.abs() <= MAX_ABS_NUMBER)
         present = self.raw[col].notna().to_numpy() & self.keep
         bad = present & values.isna().to_numpy()
         n_bad, n_present = int(bad.sum()), int(present.sum())
@@ -354,16 +420,29 @@ class _Validation:
         if n_bad and n_bad * 2 > n_present:
             self.problems.append(
                 Problem(
-                    f"Column {col} is not numeric in {n_bad:,} of {n_present:,} rows ({shown}).",
+                    f"Column {col} is not numeric in {n_bad:,} of {n_present:,} rows ({shown}; "
+                    "infinite values and values beyond ±1e12 count too).",
                     fld,
                     "choose",
                 )
             )
         elif n_bad:
             self.notes.append(
-                f"{n_bad:,} non-numeric values in column {col} ({shown}) were read as 0."
+                f"{n_bad:,} non-numeric values in column {col} ({shown}; or infinite, or beyond "
+                "±1e12) were read as 0."
             )
         return values
+
+    def _labels_from(self, col: str) -> tuple[pd.Series, str]:
+        """``clean_ids`` of a column, control characters replaced (with a note)."""
+        values, how = clean_ids(self.raw[col])
+        values, n_control = replace_control_chars(values)
+        if n_control:
+            self.notes.append(
+                f"{n_control:,} values in column {col} held control characters (e.g. NUL); "
+                "they were replaced with '\ufffd'. Check the export of that column."
+            )
+        return values, how
 
     def _labels(self) -> None:
         for fld, out in (("item_col", "item_id"), ("category_col", "category")):
@@ -371,7 +450,7 @@ class _Validation:
             if not col:
                 self.out[out] = pd.Series(np.nan, index=self.raw.index, dtype="str")
                 continue
-            values, how = clean_ids(self.raw[col])
+            values, how = self._labels_from(col)
             backup = category_fallback(self.raw, col) if out == "category" else None
             if backup and backup != col:
                 values = values.fillna(clean_ids(self.raw[backup])[0])
@@ -412,5 +491,6 @@ class _Validation:
             mapping=tuple(self.mapping),
             layout=self.det.layout,
             detection=tuple(self.det.lines()),
+            personal_columns=tuple((p.column, p.kind) for p in self.personal),
         )
         return EventLog(frame, report, self.has_amount)

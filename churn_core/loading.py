@@ -135,7 +135,7 @@ def _as_text(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _read_csv(data: bytes, name: str) -> tuple[pd.DataFrame, dict]:
-    data, encoding = _to_utf8(data)
+    data, encoding = _to_utf8(data, name)
     sample = data[:_SAMPLE_BYTES].decode("utf-8", errors="replace")
     delimiter = _sniff_delimiter(sample)
     header = _has_header(sample, delimiter)
@@ -169,12 +169,19 @@ def _read_csv(data: bytes, name: str) -> tuple[pd.DataFrame, dict]:
     return frame, attrs
 
 
-def _to_utf8(data: bytes) -> tuple[bytes, str]:
+def _to_utf8(data: bytes, name: str) -> tuple[bytes, str]:
     """Re-encode to UTF-8 without BOM; returns the bytes and the encoding that was found."""
     if data[:3] == b"\xef\xbb\xbf":
         return data[3:], "utf-8-sig"
     if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
-        return data.decode("utf-16").encode("utf-8"), "utf-16"
+        try:
+            return data.decode("utf-16").encode("utf-8"), "utf-16"
+        except UnicodeDecodeError as exc:
+            msg = (
+                f"'{name}' starts like a UTF-16 text file but is not valid UTF-16 (byte "
+                f"{exc.start}); it is probably truncated. {_FIX}"
+            )
+            raise EventDataError([msg]) from None
     try:
         data.decode("utf-8")
         return data, "utf-8"
@@ -213,7 +220,10 @@ def _sniff_delimiter(sample: str) -> str:
 
 def _has_header(sample: str, delimiter: str) -> bool:
     """False when at least half of the first line's fields are plain numbers."""
-    first = next(csv.reader(io.StringIO(sample), delimiter=delimiter), [])
+    try:
+        first = next(csv.reader(io.StringIO(sample, newline=""), delimiter=delimiter), [])
+    except csv.Error:  # e.g. a stray carriage return or NUL in the first line
+        return True
     if not first:
         return True
     numeric = sum(bool(_NUMBER.match(f.strip())) for f in first)

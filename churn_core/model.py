@@ -23,6 +23,7 @@ from sklearn.svm import LinearSVC
 from sklearn.utils.validation import check_is_fitted
 
 from churn_core.config import EncoderConfig, ModelConfig
+from churn_core.errors import ConfigError
 from churn_core.table import SEQUENCE_COLUMN, Progress
 
 LINEAR = ("logreg", "svm")
@@ -223,7 +224,7 @@ def make_encoder(cfg: EncoderConfig) -> BaseEstimator:
         from churn_core.encoder.text import TextSequenceEncoder
 
         if not cfg.path:
-            raise ValueError(
+            raise ConfigError(
                 "The text encoder needs a local model folder: pass --encoder-path DIR."
             )
         return TextSequenceEncoder(path=cfg.path, max_events=min(cfg.max_events, 32))

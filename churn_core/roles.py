@@ -357,7 +357,9 @@ def _time_local(profile: Profile, col: str, times: pd.Series | None) -> bool:
     spans = spans[spans["size"] > 1]
     if len(spans) < 2:
         return False
-    return bool((spans["max"] - spans["min"]).median() <= pd.Timedelta(hours=6))
+    # in float seconds: times 1900 and 2251 are both valid, their difference overflows int64 ns
+    seconds = [spans[c].to_numpy("datetime64[s]").astype("float64") for c in ("min", "max")]
+    return bool(pd.Series(seconds[1] - seconds[0]).median() <= 6 * 3600)
 
 
 def _determines(profile: Profile, a: str, b: str) -> bool:

@@ -30,7 +30,9 @@ _MONTH_DAY_RE = r"^\d{1,2}[-/.]\d{1,2}$"
 _DMY_RE = r"^\s*(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{2,4})"
 _FULL_DATE_RE = r"\d{4}|\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2}"
 _MAX_MIXED = 100_000  # distinct values worth parsing one by one
-_LO, _HI = pd.Timestamp("1678-01-01"), pd.Timestamp("2261-12-31")
+# readable dates: 270 years, so any two events' difference fits int64 nanoseconds (292 years);
+# wider (1678..2261, the ns limits) silently wrapped the ages in the features around
+_LO, _HI = pd.Timestamp("1900-01-01"), pd.Timestamp("2169-12-31")
 
 
 @dataclass(frozen=True)
@@ -215,7 +217,8 @@ def _to_datetime_mixed(text: pd.Series, dayfirst: bool) -> pd.Series:
         out = pd.to_datetime(text, format="mixed", dayfirst=dayfirst, errors="coerce", utc=True)
     except (ValueError, TypeError):
         return pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns]")
-    return out.dt.tz_convert(None).astype("datetime64[ns]")
+    out = out.dt.tz_convert(None)
+    return out.where((out >= _LO) & (out <= _HI)).astype("datetime64[ns]")  # year 123 is NaT
 
 
 def _dayfirst(text: pd.Series) -> bool | None:

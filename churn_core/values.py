@@ -20,6 +20,23 @@ def clean_ids(values: pd.Series) -> tuple[pd.Series, str]:
     return text, ""
 
 
+_CONTROL = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]"
+
+
+def replace_control_chars(values: pd.Series) -> tuple[pd.Series, int]:
+    """Control characters (NUL, escape codes ...) as U+FFFD, and how many cells had one.
+
+    No spreadsheet cell may hold them (openpyxl refuses the whole file), and no real id has
+    them: they come from broken exports. Tabs and line breaks are kept.
+    """
+    text = values.astype("str")
+    hit = text.str.contains(_CONTROL, regex=True, na=False)
+    n = int(hit.sum())
+    if not n:
+        return values, 0
+    return text.where(~hit, text.str.replace(_CONTROL, "\ufffd", regex=True)), n
+
+
 def to_number(values: pd.Series) -> pd.Series:
     """Floats; retries failures without currency signs and spaces, and with the column's
     separators read either as ``1.234,50`` (decimal comma) or ``1,234.50`` (thousands comma)."""

@@ -19,6 +19,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
+from churn_core.errors import ConfigError
 from churn_core.sequences import EventSequence, sequences_from_input
 
 logger = logging.getLogger(__name__)
@@ -81,7 +82,7 @@ class TextSequenceEncoder(TransformerMixin, BaseEstimator):
             raise ValueError(f"pooling must be one of {POOLINGS}, got {self.pooling!r}.")
         folder = Path(str(self.path)).expanduser()
         if not (folder / "config.json").is_file():
-            raise ValueError(
+            raise ConfigError(
                 f"Text model folder {folder} not found or has no config.json. Point the "
                 "encoder path at a local folder written by save_pretrained (e.g. "
                 "all-MiniLM-L6-v2); nothing is downloaded."
@@ -92,7 +93,7 @@ class TextSequenceEncoder(TransformerMixin, BaseEstimator):
             tok = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
             model = AutoModel.from_pretrained(str(folder), local_files_only=True)
         except (OSError, ValueError) as exc:
-            raise ValueError(f"Could not load a text model from {folder}: {exc}") from exc
+            raise ConfigError(f"Could not load a text model from {folder}: {exc}") from exc
         tok.truncation_side = "left"
         self.tokenizer_ = tok
         self.model_ = model.eval()
