@@ -6,7 +6,7 @@ Usage::
                                   [--cache DIR] [--clear] [--n-boot 500]
 
 Each forecast trains on events before a cutoff T only and is graded on what happened in
-[T, T+H), exactly like ``churn_core.evaluate`` and ``../shared/referee``: every month-end
+[T, T+H), exactly like ``churn_core.evaluation`` and ``../shared/referee``: every month-end
 cutoff of the bundled UCI retail log that leaves a complete window (H = 30, 60, 90 days),
 several Tmall cutoffs (when ``../shared/data`` is present) and the synthetic generator with
 several seeds. For each forecast and model variant it prints ROC-AUC and PR-AUC, the
@@ -47,7 +47,7 @@ import pandas as pd  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import churn_core.evaluate  # noqa: E402, F401  (load every core module before hashing them)
+import churn_core.evaluation  # noqa: E402, F401  (load every core module before hashing them)
 from churn_core.config import ChurnConfig, SchemaConfig  # noqa: E402
 from churn_core.events import EventLog  # noqa: E402
 from churn_core.features import pick_event_types  # noqa: E402
@@ -89,7 +89,7 @@ class Context:
 
 def variant_project(ctx: Context) -> pd.Series:
     """The default model, exactly as ``evaluate`` fits it."""
-    from churn_core.evaluate import _forecast
+    from churn_core.evaluation import _forecast
 
     users, p = _forecast(
         ctx.train, ctx.score, ctx.config, ctx.event_types, ctx.has_amount, ctx.cutoff

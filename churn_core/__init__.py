@@ -48,7 +48,7 @@ _LAZY = {
     "TargetList": "churn_core.targets",
     "Explanation": "churn_core.explain",
     "explain_run": "churn_core.explain",
-    "evaluate": "churn_core.evaluate",
+    "evaluate": "churn_core.evaluation",
     # model bundles on disk
     "save_model": "churn_core.bundle",
     "load_model": "churn_core.bundle",
@@ -110,7 +110,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
         TargetingConfig,
     )
     from churn_core.datasets import demo_path, load_demo, synthetic_log
-    from churn_core.evaluate import evaluate
+    from churn_core.evaluation import evaluate
     from churn_core.events import EventLog, ValidationReport
     from churn_core.explain import Explanation, explain_run
     from churn_core.ingest import load_events

@@ -479,7 +479,7 @@ def cmd_score(args, say) -> int:
 
 
 def cmd_evaluate(args, say) -> int:
-    from churn_core.evaluate import evaluate, recommendation_check
+    from churn_core.evaluation import evaluate, recommendation_check
 
     cfg = config_from_args(args)
     log = _load(args, cfg.schema, say)

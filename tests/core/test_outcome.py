@@ -146,7 +146,7 @@ def test_outcome_on_a_real_split_of_the_bundled_retail_log(tmp_path):
     """Campaign at T from events before T; outcomes from after. Realised churn rises with
     tier and the realised ROC-AUC is the one ``evaluate`` reports for the same cutoff."""
     from churn_core.datasets import load_demo
-    from churn_core.evaluate import evaluate
+    from churn_core.evaluation import evaluate
     from churn_core.pipeline import train
 
     log = load_demo()

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from churn_core.config import ChurnConfig
-from churn_core.evaluate import evaluate
+from churn_core.evaluation import evaluate
 from churn_core.pipeline import train
 
 pytestmark = pytest.mark.slow

@@ -15,7 +15,7 @@ import pytest
 
 from churn_core.config import ChurnConfig
 from churn_core.datasets import load_demo
-from churn_core.evaluate import evaluate
+from churn_core.evaluation import evaluate
 
 RFM = "baseline: RFM + logistic regression"
 

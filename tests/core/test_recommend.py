@@ -212,7 +212,7 @@ def test_tmall_project_beats_both_baselines_and_baselines_match_the_referee(tmal
 
 def test_cli_evaluate_prints_the_recommendation_check(retail, tmp_path, monkeypatch, capsys):
     """The CLI adds the check (same numbers as the core call) to the table and to --json."""
-    import churn_core.evaluate as evaluate_module
+    import churn_core.evaluation as evaluate_module
     from churn_core.cli import main
 
     churn_row = pd.DataFrame([{"model": "project", "n": 1, "roc_auc": 0.5}])
@@ -254,7 +254,7 @@ def test_explain_text_lists_the_users_recommended_items():
 
 
 def test_evaluate_skips_the_check_without_items():
-    from churn_core.evaluate import recommendation_check as evaluate_check
+    from churn_core.evaluation import recommendation_check as evaluate_check
 
     frame = pd.DataFrame({"user_id": ["a", "b"], "timestamp": ["2023-01-01", "2023-03-02"]})
     assert evaluate_check(EventLog.from_frame(frame), pd.Timestamp("2023-02-01"), 60) is None

@@ -6,9 +6,7 @@ or after the cutoff; baselines are trained and graded the same way.
 
 from __future__ import annotations
 
-import sys
 import time
-import types
 from dataclasses import replace
 from typing import Any
 
@@ -225,18 +223,3 @@ def _forecast(
     )
     scores, _ = score_table(model, scoring, cfg, has_amount, cutoff)
     return scores["user_id"].to_numpy(), scores["churn_probability"].to_numpy()
-
-
-class _CallableModule(types.ModuleType):
-    """``churn_core.evaluate(...)`` calls :func:`evaluate`.
-
-    The package exports the function ``evaluate`` under the name this module has, and
-    Python sets ``churn_core.evaluate`` to the module whenever the module is imported; so
-    the module itself forwards calls, and both spellings work in a notebook.
-    """
-
-    def __call__(self, *args: Any, **kwargs: Any) -> pd.DataFrame:
-        return evaluate(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
