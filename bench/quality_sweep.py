@@ -120,7 +120,7 @@ def _with_model(**changes) -> Callable[[Context], pd.Series]:
     return run
 
 
-# ---- experiments (what was tried; see docs/sections/quality.md for the figures) ----------
+# ---- experiments (what was tried; see docs/quality.md for the figures) ----------
 
 BLEND_GRID = np.round(np.linspace(0.0, 1.0, 11), 2)
 

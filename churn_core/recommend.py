@@ -1,7 +1,7 @@
 """Recommended items per user from the events before the as-of time (vectorised, sparse).
 
 Every (user, item) candidate gets one blended score from what the log shows before ``as_of``.
-On by default (chosen by hit rate at 5 on training cutoffs, see ``docs/sections/recommend.md``):
+On by default (chosen by hit rate at 5 on training cutoffs, see ``docs/recommendations.md``):
 
 * the user's own purchases of the item (counts; ``purchase_half_life_days`` can decay them,
   which measured worse),
@@ -15,7 +15,7 @@ co-bought items (item-item cosine co-occurrence), popular items in the user's fa
 categories.
 
 The weights are in :class:`RecommenderParams`; the defaults were tuned on training cutoffs
-earlier than every evaluation cutoff quoted in ``docs/sections/recommend.md``.
+earlier than every evaluation cutoff quoted in ``docs/recommendations.md``.
 Items are the log's ``item_id`` (Tmall: brands; UCI retail: StockCode); purchases are
 ``event_type == "purchase"`` rows, so order-line logs count non-cancelled invoice lines.
 """

@@ -42,7 +42,7 @@ def test_default_not_below_rfm_logreg_on_bundled_retail(demo_log, cutoff, horizo
 TMALL_GAP = pytest.mark.xfail(
     strict=True,
     reason="known gap: -0.005 ± 0.004 ROC-AUC below RFM + logreg here (the previous default "
-    "was -0.024 ± 0.007); see docs/sections/quality.md",
+    "was -0.024 ± 0.007); see docs/quality.md",
 )
 
 

@@ -13,7 +13,7 @@ import pytest
 import churn_core
 
 REPO = Path(__file__).resolve().parents[2]
-DOC = REPO / "docs" / "sections" / "package.md"
+DOC = REPO / "docs" / "package.md"
 HEAVY = ("torch", "transformers", "shap", "streamlit", "sklearn", "scipy")
 
 
