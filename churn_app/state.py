@@ -38,6 +38,8 @@ LOG, DATA_NAME, CONFIG, RUN, RUNS, POLICY, EXPLANATION, PROBLEMS = (
     "problems",
 )
 
+MAPPING = "applied_mapping"  # the analyst's explicit column mapping of the file on screen, if any
+
 DEFAULT_POLICY: dict[str, Any] = {
     "rule": "probability",
     "threshold": None,  # None: the run's validated (max-F1) threshold
@@ -121,13 +123,17 @@ def load_demo() -> None:
 def reload_data() -> None:
     """Load the current data again (after the pseudonymisation switch changed).
 
-    The file on screen is read again with the automatic mapping; when the data on screen is
-    not that file (the demo, or a file that failed), the demo log is loaded.
+    The file on screen is read again with the analyst's mapping (or the automatic one); when
+    the data on screen is not that file (the demo, or a file that failed), the demo is loaded.
     """
     ss = st.session_state
     source = ss[SOURCE]
     same = source is not None and source.name == ss[DATA_NAME] and source.path.exists()
-    if not (same and _read(source.path, source.name, source.temporary)):
+    if same and ss.get(MAPPING) is not None:
+        same = apply_mapping(ss[MAPPING])  # keep the analyst's mapping
+    elif same:
+        same = _read(source.path, source.name, source.temporary)
+    if not same:
         load_demo()
 
 
@@ -164,6 +170,7 @@ def _read(path, name: str, temporary: bool) -> bool:
         ss[PROBLEMS] = err.for_app() if isinstance(err, EventDataError) else [str(err)]
         return False
     _use_source(source)
+    ss[MAPPING] = None  # a file read afresh starts from the automatic mapping
     if isinstance(result, EventDataError):
         ss[PROBLEMS] = result.for_app()
         return False
@@ -201,6 +208,7 @@ def apply_mapping(schema: SchemaConfig) -> bool:
         )
         return False
     use_log(log, source.name)
+    st.session_state[MAPPING] = schema
     return True
 
 

@@ -102,6 +102,22 @@ def test_switch_off_keeps_raw_ids_and_bad_key_is_one_error(tmp_path):
     assert set(at.session_state["log"].frame["user_id"].astype(str)) == raw_ids
 
 
+def test_email_mapped_as_user_id_on_purpose_is_hashed_when_switched_on(tmp_path):
+    at = _app()
+    rows = "".join(f"p{i % 8}@example.com,2024-01-{1 + i % 28:02d},view\n" for i in range(80))
+    at.file_uploader(key="upload").upload("emails.csv", f"email,time,event\n{rows}".encode())
+    at.run()
+    assert any("personal data" in e.value for e in at.error)  # set aside: not a user id
+    at.selectbox(key="map_user_col").set_value("email")
+    next(b for b in at.button if b.label == "Validate with this mapping").click().run()
+    assert at.session_state["log"].frame["user_id"].str.endswith("@example.com").all()
+    key = tmp_path / "k.key"
+    _switch_on(at, key)  # the file is read again with the analyst's mapping, ids hashed
+    ids = at.session_state["log"].frame["user_id"].astype(str)
+    assert at.session_state["data_name"] == "emails.csv"
+    assert set(ids) == set(Pseudonymizer(key)(pd.Series([f"p{i}@example.com" for i in range(8)])))
+
+
 def test_personal_columns_are_listed_and_not_stored():
     at = _app()
     rows = [
