@@ -18,7 +18,7 @@ import streamlit as st
 
 from churn_core.config import SchemaConfig
 from churn_core.errors import EventDataError
-from churn_core.ingest import DetectedSchema, detect_schema, validate_events
+from churn_core.ingest import DetectedSchema, IdHasher, detect_schema, validate_events
 from churn_core.loading import read_events
 
 SOURCE = "source"
@@ -95,7 +95,9 @@ def check_local_path(text: str) -> Path:
     return path
 
 
-def read_source(path: Path, name: str, temporary: bool) -> tuple[Source, object]:
+def read_source(
+    path: Path, name: str, temporary: bool, pseudonymize: IdHasher | None = None
+) -> tuple[Source, object]:
     """Read the file once: its columns, the detected mapping, and the auto-mapped EventLog.
 
     Returns ``(source, log_or_error)``: the EventLog, or the EventDataError of validation
@@ -109,13 +111,13 @@ def read_source(path: Path, name: str, temporary: bool) -> tuple[Source, object]
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # auto-fixes are listed in report.warnings
-            return source, validate_events(raw, SchemaConfig())
+            return source, validate_events(raw, SchemaConfig(), pseudonymize)
     except EventDataError as err:
         return source, err
 
 
-def reload_source(source: Source, schema: SchemaConfig):
+def reload_source(source: Source, schema: SchemaConfig, pseudonymize: IdHasher | None = None):
     """The source validated again with an explicit mapping (reads the file again)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return validate_events(read_events(source.path, name=source.name), schema)
+        return validate_events(read_events(source.path, name=source.name), schema, pseudonymize)

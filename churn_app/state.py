@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from churn_app import background
+from churn_app import background, pseudonyms
 from churn_app.jobs import Job
 from churn_app.sources import (
     SOURCE,
@@ -22,7 +22,7 @@ from churn_app.sources import (
     save_upload,
 )
 from churn_core.config import ChurnConfig, SchemaConfig
-from churn_core.errors import EventDataError
+from churn_core.errors import ConfigError, EventDataError
 from churn_core.events import EventLog
 from churn_core.ingest import load_events
 
@@ -37,6 +37,8 @@ LOG, DATA_NAME, CONFIG, RUN, RUNS, POLICY, EXPLANATION, PROBLEMS = (
     "explanation",
     "problems",
 )
+
+MAPPING = "applied_mapping"  # the analyst's explicit column mapping of the file on screen, if any
 
 DEFAULT_POLICY: dict[str, Any] = {
     "rule": "probability",
@@ -66,10 +68,14 @@ def session_upload(upload: Any, key: str) -> EventLog:
     """
     ss = st.session_state
     held = ss.get(key)
-    if held is None or held[0] != upload.file_id:
+    ident = (upload.file_id, pseudonyms.key_file())  # ids hashed with this session's key
+    if held is None or held[0] != ident:
+        hasher = pseudonyms.new_hasher()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            ss[key] = (upload.file_id, load_events(upload.getvalue(), name=upload.name))
+            log = load_events(upload.getvalue(), name=upload.name, pseudonymize=hasher)
+        pseudonyms.keep_pairs(hasher)
+        ss[key] = (ident, log)
     return ss[key][1]
 
 
@@ -97,8 +103,38 @@ def init_state() -> None:
     ss.setdefault(EXPLANATION, None)
     ss.setdefault(PROBLEMS, [])
     if LOG not in ss:
-        data, name = demo_bytes()
-        use_log(parse_events(data, name, schema_key(SchemaConfig())), f"demo: {name}")
+        load_demo()
+
+
+def load_demo() -> None:
+    """The bundled demo log; pseudonymised ones bypass the shared cache (the key is private)."""
+    data, name = demo_bytes()
+    hasher = pseudonyms.new_hasher()
+    if hasher is None:
+        log = parse_events(data, name, schema_key(SchemaConfig()))
+    else:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            log = load_events(data, name=name, pseudonymize=hasher)
+        pseudonyms.keep_pairs(hasher)
+    use_log(log, f"demo: {name}")
+
+
+def reload_data() -> None:
+    """Load the current data again (after the pseudonymisation switch changed).
+
+    The file on screen is read again with the analyst's mapping (or the automatic one); when
+    the data on screen is not that file (the demo, or a file that failed), the demo is loaded.
+    """
+    ss = st.session_state
+    source = ss[SOURCE]
+    same = source is not None and source.name == ss[DATA_NAME] and source.path.exists()
+    if same and ss.get(MAPPING) is not None:
+        same = apply_mapping(ss[MAPPING])  # keep the analyst's mapping
+    elif same:
+        same = _read(source.path, source.name, source.temporary)
+    if not same:
+        load_demo()
 
 
 def use_log(log: EventLog, name: str) -> None:
@@ -124,14 +160,17 @@ def _read(path, name: str, temporary: bool) -> bool:
     """Read a file into the session: the log when it validates, else its problems."""
     ss = st.session_state
     try:
+        hasher = pseudonyms.new_hasher()
         with st.spinner(f"Reading and validating {name}…"):
-            source, result = read_source(path, name, temporary)
-    except EventDataError as err:
+            source, result = read_source(path, name, temporary, hasher)
+        pseudonyms.keep_pairs(hasher)
+    except (EventDataError, ConfigError) as err:
         if temporary:
             background.workspace().delete_file(path)
-        ss[PROBLEMS] = err.for_app()
+        ss[PROBLEMS] = err.for_app() if isinstance(err, EventDataError) else [str(err)]
         return False
     _use_source(source)
+    ss[MAPPING] = None  # a file read afresh starts from the automatic mapping
     if isinstance(result, EventDataError):
         ss[PROBLEMS] = result.for_app()
         return False
@@ -160,11 +199,16 @@ def apply_mapping(schema: SchemaConfig) -> bool:
     """Validate the file on screen again with the analyst's column mapping."""
     source = st.session_state[SOURCE]
     try:
-        log = reload_source(source, schema)
-    except EventDataError as err:
-        st.session_state[PROBLEMS] = err.for_app()
+        hasher = pseudonyms.new_hasher()
+        log = reload_source(source, schema, hasher)
+        pseudonyms.keep_pairs(hasher)
+    except (EventDataError, ConfigError) as err:
+        st.session_state[PROBLEMS] = (
+            err.for_app() if isinstance(err, EventDataError) else [str(err)]
+        )
         return False
     use_log(log, source.name)
+    st.session_state[MAPPING] = schema
     return True
 
 

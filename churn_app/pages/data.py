@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from churn_app import charts
+from churn_app import charts, pseudonyms
 from churn_app.forms import mapping_form
 from churn_app.sources import SOURCE, upload_limit_mb
 from churn_app.state import (
@@ -14,11 +14,47 @@ from churn_app.state import (
     apply_mapping,
     load_path,
     load_upload,
+    reload_data,
     show_problems,
 )
+from churn_core.errors import ConfigError
 
 st.title("Data")
 st.caption("The bundled demo log is loaded at start. Upload your own CSV, CSV.gz or Parquet.")
+
+ss = st.session_state
+if "pseudo_switch" not in ss:  # widget state is dropped on other pages: seed it again
+    ss["pseudo_switch"] = pseudonyms.key_file() is not None
+if "pseudo_key_file" not in ss:
+    ss["pseudo_key_file"] = pseudonyms.key_file() or pseudonyms.DEFAULT_KEY_FILE
+with st.container(border=True):
+    on = st.toggle(
+        "Pseudonymise user ids",
+        key="pseudo_switch",
+        help="Replace user ids by keyed hashes (HMAC-SHA256) as each file is read.",
+    )
+    typed_key = st.text_input(
+        "Key file",
+        key="pseudo_key_file",
+        help="Created (readable by you only) on first use. Keep it: it maps ids back.",
+    )
+    wanted = (typed_key.strip() or pseudonyms.DEFAULT_KEY_FILE) if on else None
+    if wanted != pseudonyms.key_file():
+        try:
+            pseudonyms.switch(wanted)
+        except ConfigError as err:
+            st.error(str(err))
+        else:
+            reload_data()  # the data on screen is read again with (or without) the key
+    if pseudonyms.key_file() is not None:
+        st.caption(
+            "User ids are replaced by keyed hashes as each file (upload, path or demo) is "
+            "read: scores, exports, explanations and this session hold pseudonyms only. The "
+            f"pairs go to `{pseudonyms.key_file()}.ids.csv` next to the key, never next to "
+            "exports. To map an exported list back (first column `user_id`): "
+            f"`python -m churn_core reidentify LIST.csv --key {pseudonyms.key_file()} "
+            "--out FILE`. Deleting the key and its id table makes the pseudonyms permanent."
+        )
 
 limit = upload_limit_mb()
 upload = st.file_uploader(
@@ -73,6 +109,22 @@ with left:
         st.dataframe(
             [{"reason": r, "rows dropped": n} for r, n in log.report.dropped], hide_index=True
         )
+    st.markdown("**Personal data**")
+    if log.report.personal_columns:
+        st.dataframe(
+            [
+                {"column dropped": col, "looks like": kind, "found by": pseudonyms.found_by(col)}
+                for col, kind in log.report.personal_columns
+            ],
+            hide_index=True,
+        )
+        st.caption(
+            "These columns were dropped before anything was stored. To keep one on purpose "
+            "(e.g. an e-mail column as the user id), map it in the mapping box above: a mapped "
+            "column is never dropped. Then switch on **Pseudonymise user ids**."
+        )
+    else:
+        st.caption("No column looked like personal data (e-mail, phone, names, addresses).")
     st.markdown("**Events per type**")
     st.dataframe(log.frame["event_type"].value_counts().rename("events"))
 with right:
