@@ -5,77 +5,13 @@ Skips before any server starts when no Chromium is installed (``apt-get install 
 
 from __future__ import annotations
 
-import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-from pathlib import Path
-
 import pytest
+
+from tests.e2e.support import ARGS, serve
 
 pytestmark = pytest.mark.browser
 
-REPO = Path(__file__).resolve().parents[2]
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 VIEW = {"width": 1400, "height": 1200}
-
-
-@pytest.fixture(scope="module")
-def chromium() -> str:
-    """Debian's chromium, or a skip (before a server is started)."""
-    path = shutil.which("chromium")
-    if path is None:
-        pytest.skip("Debian chromium not installed (apt-get install -y chromium)")
-    pytest.importorskip("playwright.sync_api")
-    return path
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def server(chromium):
-    """A streamlit server on a free port, stopped by its own PID."""
-    yield from _serve()
-
-
-def _serve(*options: str):
-    port = _free_port()
-    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.address", "127.0.0.1"]
-    cmd += ["--server.port", str(port), "--server.headless", "true"]
-    cmd += ["--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none", *options]
-    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(120):
-            try:
-                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read() == b"ok":
-                    break
-            except OSError:
-                time.sleep(0.5)
-        else:
-            pytest.fail("streamlit server did not become healthy in 60 s")
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 @pytest.fixture(scope="module")
@@ -182,8 +118,8 @@ def test_too_large_upload_is_refused_and_loads_by_path(browser, chromium, tmp_pa
     ]
     big.write_text("user_id,timestamp,event_type,amount\n" + "\n".join(rows) + "\n")
     assert big.stat().st_size > 1024 * 1024
-    serve = _serve("--server.maxUploadSize", "1")
-    url = next(serve)
+    running = serve("--server.maxUploadSize", "1")
+    url = next(running)
     try:
         context, page = _open(browser, url)
         page.get_by_text("Uploads up to 1 MB").wait_for(timeout=10_000)
@@ -197,4 +133,4 @@ def test_too_large_upload_is_refused_and_loads_by_path(browser, chromium, tmp_pa
         assert _metric(page, "Users") == "400"
         context.close()
     finally:
-        serve.close()
+        running.close()

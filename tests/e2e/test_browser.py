@@ -8,20 +8,16 @@ import csv
 import gzip
 import io
 import os
-import shutil
-import socket
-import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
+from tests.e2e.support import ARGS, REPO
+
 pytestmark = pytest.mark.browser
 
-REPO = Path(__file__).resolve().parents[2]
 DEMO = REPO / "churn_core" / "data" / "online_retail.csv.gz"
 # The campaign is planned as of this date on the demo log cut just before it; the outcome page
 # then reads what happened in the 90 days after it from the full log (which ends 2011-12-09).
@@ -31,72 +27,6 @@ CUT = "2011-09-01"
 SHOTS = Path(
     os.environ.get("CHURN_SCREENSHOTS_DIR", Path(tempfile.gettempdir()) / "churn-screenshots")
 )
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def chromium() -> str:
-    """Debian's chromium; the tests skip (before any server starts) when it is missing."""
-    path = shutil.which("chromium")
-    if path is None:
-        pytest.skip("Debian chromium not installed (apt-get install -y chromium)")
-    return path
-
-
-@pytest.fixture(scope="module")
-def server(chromium):
-    """A streamlit server on a free port, stopped by its own PID."""
-    port = _free_port()
-    cmd = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        "app.py",
-        "--server.address",
-        "127.0.0.1",
-        "--server.port",
-        str(port),
-        "--server.headless",
-        "true",
-        "--browser.gatherUsageStats",
-        "false",
-        "--server.fileWatcherType",
-        "none",
-    ]
-    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(120):
-            try:
-                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read() == b"ok":
-                    break
-            except OSError:
-                time.sleep(0.5)
-        else:
-            pytest.fail("streamlit server did not become healthy in 60 s")
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 def _shot(page, name: str, full_page: bool = True) -> None:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import base64
 import json
-import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest  # noqa: E402
+
+from tests.ui.apptest import metric, open_app, train, wait_until  # noqa: E402
 
 PAGES = [
     "churn_app/pages/data.py",
@@ -20,59 +20,24 @@ PAGES = [
     "churn_app/pages/explanations.py",
     "churn_app/pages/export.py",
 ]
-TIMEOUT = 60
-APP = str(Path(__file__).resolve().parents[2] / "app.py")
-
-
-def _app() -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    at.run()
-    assert not at.exception, at.exception
-    return at
-
-
-def _metric(at: AppTest, label: str) -> str:
-    found = [m.value for m in at.metric if m.label == label]
-    assert found, f"no metric {label!r}; have {[m.label for m in at.metric]}"
-    return found[0]
-
-
-def _wait(at: AppTest, done, seconds: float = 180) -> AppTest:
-    """Rerun (as the sidebar's timer does) until ``done(at)``: runs go on in the background."""
-    end = time.monotonic() + seconds
-    while not done(at):
-        assert time.monotonic() < end, "the background run did not finish in time"
-        time.sleep(0.5)
-        at.run()
-        assert not at.exception, at.exception
-    return at
-
-
-def _train(at: AppTest) -> AppTest:
-    at.switch_page("churn_app/pages/model.py").run()
-    at.slider(key="cv_folds").set_value(2)
-    at.slider(key="horizon").set_value(60)
-    next(b for b in at.button if b.label == "Train").click().run()
-    assert not at.exception, at.exception
-    return _wait(at, lambda a: a.session_state["run"] is not None)
 
 
 @pytest.fixture(scope="module")
 def trained() -> AppTest:
-    return _train(_app())
+    return train(open_app())
 
 
 def test_demo_loaded_on_first_start():
-    at = _app()
+    at = open_app()
     log = at.session_state["log"]
     assert log.n_users > 1000
-    assert _metric(at, "Users") == f"{log.n_users:,}"
+    assert metric(at, "Users") == f"{log.n_users:,}"
     assert len(at.get("plotly_chart")) == 2
 
 
 @pytest.mark.parametrize("page", PAGES)
 def test_every_page_runs_without_a_run(page):
-    at = _app()
+    at = open_app()
     at.switch_page(page).run()
     assert not at.exception, at.exception
 
@@ -87,7 +52,7 @@ def test_training_shows_results_and_runs_table(trained):
     trained.switch_page("churn_app/pages/model.py").run()
     run = trained.session_state["run"]
     assert run.config.label.horizon_days == 60 and run.config.model.cv_folds == 2
-    assert float(_metric(trained, "CV ROC AUC")) == pytest.approx(
+    assert float(metric(trained, "CV ROC AUC")) == pytest.approx(
         run.cv.summary.loc["roc_auc", "mean"], abs=1e-3
     )
     assert len(trained.get("plotly_chart")) >= 7
@@ -105,9 +70,9 @@ def test_at_risk_headline_matches_scores(trained):
     p = run.scores["churn_probability"]
     flagged = int((p >= 0.7).sum())
     assert 0 < flagged < len(p)
-    assert _metric(at, "Users flagged") == f"{flagged:,}"
+    assert metric(at, "Users flagged") == f"{flagged:,}"
     expected = p[p >= 0.7].sum()
-    assert _metric(at, "Expected churners among them") == f"{expected:,.0f}"
+    assert metric(at, "Expected churners among them") == f"{expected:,.0f}"
     table = at.dataframe[0].value
     assert len(table) == flagged
     assert table["churn_probability"].min() >= 0.7
@@ -115,7 +80,7 @@ def test_at_risk_headline_matches_scores(trained):
     at.radio(key="rule").set_value("top_k").run()
     at.number_input(key="top_k").set_value(25).run()
     assert at.session_state["run"] is run
-    assert _metric(at, "Users flagged") == "25"
+    assert metric(at, "Users flagged") == "25"
     assert at.dataframe[0].value["user_id"].tolist() == run.scores["user_id"].head(25).tolist()
 
 
@@ -129,14 +94,14 @@ def test_export_shows_downloads_and_keeps_run(trained):
     buttons = at.get("download_button")
     labels = [b.proto.label for b in buttons]
     assert labels == ["Download CSV", "Download XLSX"]
-    assert _metric(at, "Users in the list") == "40"
+    assert metric(at, "Users in the list") == "40"
     run = at.session_state["run"]
     at.run()  # a rerun (as after a download) keeps the trained run
     assert at.session_state["run"] is run
 
 
 def test_bad_upload_lists_problems():
-    at = _app()
+    at = open_app()
     before = at.session_state["log"]
     bad = b"customer,product\n1,a\n2,b\n3,c\n"
     at.file_uploader(key="upload").upload("no_time.csv", bad, "text/csv").run()
@@ -150,7 +115,7 @@ def test_bad_upload_lists_problems():
 
 
 def test_thin_definition_warns():
-    at = _app()
+    at = open_app()
     at.switch_page("churn_app/pages/model.py").run()
     at.slider(key="horizon").set_value(180).run()
     at.number_input(key="n_cutoffs").set_value(1).run()
@@ -173,7 +138,7 @@ def test_explanations_then_drill_down(trained):
     at.number_input(key="explain_users").set_value(300)
     next(b for b in at.button if b.label == "Compute explanations").click().run()
     assert not at.exception, at.exception
-    _wait(at, lambda a: a.session_state["explanation"] is not None)
+    wait_until(at, lambda a: a.session_state["explanation"] is not None)
     run, exp = at.session_state["explanation"]
     assert run is at.session_state["run"] and len(exp.values) == 300
     charts = at.get("plotly_chart")

@@ -19,28 +19,7 @@ from streamlit.testing.v1 import AppTest  # noqa: E402
 import churn_core.pipeline  # noqa: E402
 from churn_app import jobs  # noqa: E402
 from churn_core.datasets import demo_path  # noqa: E402
-
-APP = str(Path(__file__).resolve().parents[2] / "app.py")
-TIMEOUT = 60
-
-
-def _app(ws: str | None = None) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    if ws is not None:
-        at.query_params["ws"] = ws
-    at.run()
-    assert not at.exception, at.exception
-    return at
-
-
-def _wait(at: AppTest, done, seconds: float = 180) -> AppTest:
-    end = time.monotonic() + seconds
-    while not done(at):
-        assert time.monotonic() < end, "the background run did not finish in time"
-        time.sleep(0.5)
-        at.run()
-        assert not at.exception, at.exception
-    return at
+from tests.ui.apptest import open_app, wait_until  # noqa: E402
 
 
 def _texts(elements) -> str:
@@ -75,7 +54,7 @@ def _click_train(at: AppTest) -> AppTest:
 
 
 def test_training_survives_a_page_switch_and_the_sidebar_shows_the_model(gate):
-    at = _click_train(_app())
+    at = _click_train(open_app())
     assert at.session_state["workspace"].running("train")
     assert "not trained yet" in _sidebar_model(at)
     at.switch_page("churn_app/pages/at_risk.py").run()
@@ -83,7 +62,7 @@ def test_training_survives_a_page_switch_and_the_sidebar_shows_the_model(gate):
     assert not at.metric  # no results yet, and no "No trained model yet" either
     assert "No trained model yet" not in _texts(at.info)
     gate.set()
-    _wait(at, lambda a: a.session_state["run"] is not None)
+    wait_until(at, lambda a: a.session_state["run"] is not None)
     # the same rerun that collected the run drew the sidebar and the page with it
     run = at.session_state["run"]
     assert _sidebar_model(at) == f"**Model:** {run.metadata()['model']}"
@@ -92,7 +71,7 @@ def test_training_survives_a_page_switch_and_the_sidebar_shows_the_model(gate):
 
 
 def test_second_run_asks_first(gate):
-    at = _click_train(_app())
+    at = _click_train(open_app())
     first = at.session_state["workspace"].jobs["train"]
     next(b for b in at.button if b.label == "Train").click().run()
     assert "is still running" in _texts(at.warning)
@@ -103,29 +82,29 @@ def test_second_run_asks_first(gate):
     second = at.session_state["workspace"].jobs["train"]
     assert second is not first and second.running
     gate.set()
-    _wait(at, lambda a: a.session_state["run"] is not None)
+    wait_until(at, lambda a: a.session_state["run"] is not None)
     assert first.state == "cancelled" and second.state == "done"
     assert len(at.session_state["runs"]) == 1  # the stopped run left no row
 
 
 def test_reload_with_the_url_key_shows_the_run(gate):
-    at = _click_train(_app())
+    at = _click_train(open_app())
     key = at.query_params["ws"]
     assert key and key == at.session_state["workspace"].key
     gate.set()
     # a reload: a new session (empty session state) with the same URL, while the run goes on
-    again = _app(ws=key)
+    again = open_app(ws=key)
     assert again.session_state["workspace"] is at.session_state["workspace"]
-    _wait(again, lambda a: a.session_state["run"] is not None)
+    wait_until(again, lambda a: a.session_state["run"] is not None)
     assert "not trained yet" not in _sidebar_model(again)
     # a fresh browser (no key, or a made-up key) gets a workspace of its own
-    other = _app(ws="made-up-key")
+    other = open_app(ws="made-up-key")
     assert other.query_params["ws"] != "made-up-key"
     assert other.session_state["run"] is None and not other.session_state["workspace"].jobs
 
 
 def test_upload_goes_to_a_temp_file_deleted_when_replaced(tmp_path):
-    at = _app()
+    at = open_app()
     ws = at.session_state["workspace"]
     first = b"user,time,event\n" + b"".join(
         f"u{i % 40},2024-01-{1 + i % 28:02d},view\n".encode() for i in range(400)
@@ -156,7 +135,7 @@ def test_upload_goes_to_a_temp_file_deleted_when_replaced(tmp_path):
     ],
 )
 def test_bad_local_path_is_one_clear_error(tmp_path, typed, expected):
-    at = _app()
+    at = open_app()
     before = at.session_state["log"]
     at.text_input(key="local_path").input(typed.format(tmp=tmp_path))
     next(b for b in at.button if b.label == "Load file").click().run()
@@ -171,7 +150,7 @@ def test_local_path_outside_the_data_root_is_refused(tmp_path, monkeypatch):
     inside.mkdir()
     outside.write_bytes(gzip.compress(b"user,time\nu1,2024-01-01\n"))
     monkeypatch.setenv("CHURN_DATA_ROOT", str(inside))
-    at = _app()
+    at = open_app()
     at.text_input(key="local_path").input(str(outside))
     next(b for b in at.button if b.label == "Load file").click().run()
     assert "outside the data folder" in at.error[0].value
@@ -183,7 +162,7 @@ def test_two_sessions_have_separate_workspaces(monkeypatch):
     cached = []  # st.cache_data is shared by all sessions: only the demo may go through it
     real = state.parse_events
     monkeypatch.setattr(state, "parse_events", lambda d, n, s: cached.append(n) or real(d, n, s))
-    a, b = _app(), _app()
+    a, b = open_app(), open_app()
     assert a.session_state["workspace"] is not b.session_state["workspace"]
     assert a.query_params["ws"] != b.query_params["ws"]
     data = b"user,time,event\n" + b"".join(
@@ -212,8 +191,8 @@ def test_refused_and_failed_runs_are_told_apart(monkeypatch):
         raise EventDataError(["Only 3 churned users: use a shorter horizon."])
 
     monkeypatch.setattr(churn_core.pipeline, "train", refuse)
-    at = _click_train(_app())
-    _wait(at, lambda a: not a.session_state["workspace"].running())
+    at = _click_train(open_app())
+    wait_until(at, lambda a: not a.session_state["workspace"].running())
     at.run()
     assert "shorter horizon" in _texts(at.error) and not at.exception
     assert "Traceback" not in _texts(at.error)
@@ -226,7 +205,7 @@ def test_refused_and_failed_runs_are_told_apart(monkeypatch):
 
     monkeypatch.setattr(churn_core.pipeline, "train", bug)
     next(b for b in at.button if b.label == "Train").click().run()
-    _wait(at, lambda a: not a.session_state["workspace"].running())
+    wait_until(at, lambda a: not a.session_state["workspace"].running())
     at.run()
     assert "internal error (a bug" in _texts(at.error)
     assert at.exception and "ZeroDivisionError" in "".join(at.exception[0].stack_trace)
@@ -234,15 +213,15 @@ def test_refused_and_failed_runs_are_told_apart(monkeypatch):
 
 
 def test_explanations_run_survives_a_page_switch():
-    at = _click_train(_app())
-    _wait(at, lambda a: a.session_state["run"] is not None)
+    at = _click_train(open_app())
+    wait_until(at, lambda a: a.session_state["run"] is not None)
     at.switch_page("churn_app/pages/explanations.py").run()
     at.number_input(key="explain_users").set_value(200)
     next(b for b in at.button if b.label == "Compute explanations").click().run()
     at.switch_page("churn_app/pages/at_risk.py").run()
     at.radio(key="rule").set_value("top_k").run()
     at.number_input(key="top_k").set_value(10).run()
-    _wait(at, lambda a: a.session_state["explanation"] is not None)
+    wait_until(at, lambda a: a.session_state["explanation"] is not None)
     run, exp = at.session_state["explanation"]
     assert run is at.session_state["run"] and len(exp.values) == 200
     table = at.dataframe[0].value
@@ -250,19 +229,19 @@ def test_explanations_run_survives_a_page_switch():
 
 
 def test_stop_button_in_the_sidebar_stops_the_run(gate):
-    at = _click_train(_app())
+    at = _click_train(open_app())
     job = at.session_state["workspace"].jobs["train"]
     assert "Training" in at.sidebar.get("progress")[0].proto.text
     next(b for b in at.sidebar.button if b.label == "Stop").click().run()
     gate.set()
-    _wait(at, lambda a: not job.running)
+    wait_until(at, lambda a: not job.running)
     at.run()
     assert job.state == "cancelled" and at.session_state["run"] is None
     assert not at.sidebar.get("progress") and "not trained yet" in _sidebar_model(at)
 
 
 def test_mapping_form_revalidates_the_uploaded_temp_file():
-    at = _app()
+    at = open_app()
     rows = [f"u{i % 25},2024-01-{1 + i % 28:02d},2023-06-{1 + i % 28:02d},view" for i in range(300)]
     data = ("who,first_seen,second_seen,what\n" + "\n".join(rows) + "\n").encode()
     at.file_uploader(key="upload").upload("two_dates.csv", data, "text/csv").run()

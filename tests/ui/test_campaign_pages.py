@@ -17,7 +17,7 @@ from churn_core.config import SchemaConfig  # noqa: E402
 from churn_core.datasets import demo_path  # noqa: E402
 from churn_core.ingest import load_events  # noqa: E402
 from churn_core.outcome import outcome_report  # noqa: E402
-from tests.ui.test_app import _app, _metric, _train  # noqa: E402
+from tests.ui.apptest import metric, open_app, train  # noqa: E402
 
 CAMPAIGN_PAGE = "churn_app/pages/campaign.py"
 OUTCOMES_PAGE = "churn_app/pages/outcomes.py"
@@ -27,7 +27,7 @@ CUT = "2011-09-01"  # the campaign is planned on the demo log's events before th
 @pytest.fixture(scope="module")
 def trained() -> AppTest:
     """The demo log, trained as in test_app.py (2 folds, 60-day horizon)."""
-    return _train(_app())
+    return train(open_app())
 
 
 def _plan(at: AppTest):
@@ -62,7 +62,7 @@ LABELS = (
 
 
 def _shown(at: AppTest) -> dict[str, str]:
-    return {label: _metric(at, label) for label in LABELS}
+    return {label: metric(at, label) for label in LABELS}
 
 
 def _check_against_download(at: AppTest) -> pd.DataFrame:
@@ -95,7 +95,7 @@ def _values(xs) -> np.ndarray:
 
 
 def test_new_pages_explain_what_they_need():
-    at = _app()
+    at = open_app()
     at.switch_page(CAMPAIGN_PAGE).run()
     assert not at.exception, at.exception
     assert any("No trained model yet" in i.value for i in at.info)
@@ -122,7 +122,7 @@ def test_campaign_numbers_come_from_the_download(trained):
     assert fig["layout"]["shapes"][0]["x0"] == plan.suggested_size
     marker = fig["data"][-1]
     assert _values(marker["x"])[0] == len(rows)
-    assert f"{_values(marker['y'])[0]:,.2f}" == _metric(at, "Expected profit")
+    assert f"{_values(marker['y'])[0]:,.2f}" == metric(at, "Expected profit")
 
 
 def test_moving_the_chosen_point_and_the_inputs(trained):
@@ -131,12 +131,12 @@ def test_moving_the_chosen_point_and_the_inputs(trained):
     suggested = _plan(at).suggested_size
     at.slider(key="campaign_size").set_value(250).run()
     assert not at.exception, at.exception
-    assert _metric(at, "List size") == "250"
+    assert metric(at, "List size") == "250"
     rows = _check_against_download(at)
     assert len(rows) == 250 and _plan(at).suggested_size == suggested
     # a size cap below the chosen point pulls it down to the cap
     at.number_input(key="campaign_size_cap").set_value(120).run()
-    assert _metric(at, "List size") == "120"
+    assert metric(at, "List size") == "120"
     assert at.slider(key="campaign_size").max == 120
     at.number_input(key="campaign_size_cap").set_value(0).run()
     # one flat value and a dearer contact: each user's profit is save_rate * p * V - c
@@ -187,11 +187,11 @@ def _cut_demo_bytes() -> bytes:
 @pytest.fixture(scope="module")
 def cut_campaign() -> AppTest:
     """Demo log cut at CUT uploaded, trained (60-day horizon), campaign page visited."""
-    at = _app()
+    at = open_app()
     at.file_uploader(key="upload").upload("retail_cut.csv", _cut_demo_bytes(), "text/csv").run()
     assert not at.exception, at.exception
     assert at.session_state["log"].end < pd.Timestamp(CUT)
-    _train(at)
+    train(at)
     at.switch_page(CAMPAIGN_PAGE).run()
     assert not at.exception, at.exception
     return at
@@ -216,11 +216,11 @@ def test_outcome_of_the_session_campaign(cut_campaign):
     meta, rows = read_export_bytes(plan.to_bytes("csv"), "campaign.csv")
     report = outcome_report(load_events(full, SchemaConfig(), name="x.csv.gz"), rows, meta)
     assert report.horizon_days == 60 and at.number_input(key="outcome_horizon").value == 60
-    assert _metric(at, "Listed users graded") == f"{len(report.users):,}"
-    assert _metric(at, "Realised ROC AUC") == f"{report.roc_auc:.3f}"
-    assert _metric(at, "Realised PR AUC") == f"{report.pr_auc:.3f}"
-    assert _metric(at, "Uplift (control − treated churn)") == f"{report.uplift[0]:+.1%}"
-    assert _metric(at, "Incremental value") == f"{report.incremental['value']:,.2f}"
+    assert metric(at, "Listed users graded") == f"{len(report.users):,}"
+    assert metric(at, "Realised ROC AUC") == f"{report.roc_auc:.3f}"
+    assert metric(at, "Realised PR AUC") == f"{report.pr_auc:.3f}"
+    assert metric(at, "Uplift (control − treated churn)") == f"{report.uplift[0]:+.1%}"
+    assert metric(at, "Incremental value") == f"{report.incremental['value']:,.2f}"
     by_tier = at.dataframe[0].value  # per tier, per group, calibration
     pd.testing.assert_frame_equal(by_tier.reset_index(drop=True), report.by_tier, check_dtype=False)
     # a real forecast on real data: realised churn rises with the risk tier
@@ -237,8 +237,8 @@ def test_outcome_of_the_session_campaign(cut_campaign):
     shown = at.session_state["outcome_report"]
     for fmt in ("csv", "xlsx"):
         meta, table = read_export_bytes(shown.to_bytes(fmt), f"outcome.{fmt}")
-        assert f"{float(meta['roc_auc']):.3f}" == _metric(at, "Realised ROC AUC")
-        assert f"{float(meta['uplift']):+.1%}" == _metric(at, "Uplift (control − treated churn)")
+        assert f"{float(meta['roc_auc']):.3f}" == metric(at, "Realised ROC AUC")
+        assert f"{float(meta['uplift']):+.1%}" == metric(at, "Uplift (control − treated churn)")
         tiers = table.loc[table["section"] == "risk_tier"].reset_index(drop=True)
         assert tiers["churned"].tolist() == report.by_tier["churned"].tolist()
     calib = at.dataframe[2].value
@@ -252,12 +252,12 @@ def test_outcome_of_an_uploaded_file_and_a_bad_file(cut_campaign):
     full = demo_path().read_bytes()
     at.file_uploader(key="outcome_events").upload("online_retail.csv.gz", full, "application/gzip")
     at.run()
-    session_auc = _metric(at, "Realised ROC AUC")
+    session_auc = metric(at, "Realised ROC AUC")
     xlsx = plan.to_bytes("xlsx")
     at.file_uploader(key="outcome_campaign").upload("campaign.xlsx", xlsx, "application/zip")
     at.run()
     assert not at.exception, at.exception
-    assert _metric(at, "Realised ROC AUC") == session_auc
+    assert metric(at, "Realised ROC AUC") == session_auc
     assert any("campaign.xlsx" in c.value for c in at.caption)
     bad = b"user_id,churn_probability,risk_tier\n1,0.5,high\n"
     at.file_uploader(key="outcome_campaign").upload("other.csv", bad, "text/csv").run()
@@ -294,12 +294,12 @@ def test_campaign_on_a_log_without_amounts_uses_one_flat_value():
     raw = raw.loc[
         raw["InvoiceDate"] >= "2011-06-01", ["InvoiceNo", "StockCode", "InvoiceDate", "CustomerID"]
     ]
-    at = _app()
+    at = open_app()
     data = raw.to_csv(index=False).encode("utf-8")
     at.file_uploader(key="upload").upload("no_amounts.csv", data, "text/csv").run()
     assert not at.exception, at.exception
     assert not at.session_state["log"].has_amount
-    _train(at)
+    train(at)
     at.switch_page(CAMPAIGN_PAGE).run()
     assert not at.exception, at.exception
     assert not [r for r in at.radio if r.key == "campaign_value_mode"]

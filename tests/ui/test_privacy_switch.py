@@ -8,7 +8,6 @@ personal data are listed on the page and absent from the stored log.
 from __future__ import annotations
 
 import stat
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -19,26 +18,9 @@ from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from churn_core.datasets import demo_path  # noqa: E402
 from churn_core.privacy import Pseudonymizer, read_id_table  # noqa: E402
+from tests.ui.apptest import open_app, wait_until  # noqa: E402
 
-APP = str(Path(__file__).resolve().parents[2] / "app.py")
 TIMEOUT = 90
-
-
-def _app() -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    at.run()
-    assert not at.exception, at.exception
-    return at
-
-
-def _wait(at: AppTest, done, seconds: float = 240) -> AppTest:
-    end = time.monotonic() + seconds
-    while not done(at):
-        assert time.monotonic() < end, "the background run did not finish in time"
-        time.sleep(0.5)
-        at.run()
-        assert not at.exception, at.exception
-    return at
 
 
 def _named_log(n_customers: int = 600) -> tuple[bytes, set[str]]:
@@ -59,7 +41,7 @@ def _switch_on(at: AppTest, key: Path) -> AppTest:
 
 def test_switch_on_hashes_upload_and_trained_scores(tmp_path):
     key = tmp_path / "keys" / "pseudonym.key"
-    at = _switch_on(_app(), key)
+    at = _switch_on(open_app(timeout=TIMEOUT), key)
     assert key.exists() and stat.S_IMODE(key.stat().st_mode) == 0o600
     demo_ids = at.session_state["log"].frame["user_id"].astype(str)
     assert demo_ids.str.startswith("p-").all()  # the demo on screen was read again, hashed
@@ -81,7 +63,9 @@ def test_switch_on_hashes_upload_and_trained_scores(tmp_path):
     at.slider(key="cv_folds").set_value(2)
     next(b for b in at.button if b.label == "Train").click().run()
     assert not at.exception, at.exception
-    run = _wait(at, lambda a: a.session_state["run"] is not None).session_state["run"]
+    run = wait_until(at, lambda a: a.session_state["run"] is not None, seconds=240).session_state[
+        "run"
+    ]
     scored = set(run.scores["user_id"].astype(str))
     assert scored and scored <= set(expected) and not scored & raw_ids
     assert not any(r in run.scores.to_csv(index=False) for r in list(raw_ids)[:50])
@@ -91,7 +75,7 @@ def test_switch_on_hashes_upload_and_trained_scores(tmp_path):
 
 
 def test_switch_off_keeps_raw_ids_and_bad_key_is_one_error(tmp_path):
-    at = _app()
+    at = open_app(timeout=TIMEOUT)
     data, raw_ids = _named_log(40)
     at.file_uploader(key="upload").upload("named.csv", data, "text/csv").run()
     assert set(at.session_state["log"].frame["user_id"].astype(str)) == raw_ids
@@ -103,7 +87,7 @@ def test_switch_off_keeps_raw_ids_and_bad_key_is_one_error(tmp_path):
 
 
 def test_email_mapped_as_user_id_on_purpose_is_hashed_when_switched_on(tmp_path):
-    at = _app()
+    at = open_app(timeout=TIMEOUT)
     rows = "".join(f"p{i % 8}@example.com,2024-01-{1 + i % 28:02d},view\n" for i in range(80))
     at.file_uploader(key="upload").upload("emails.csv", f"email,time,event\n{rows}".encode())
     at.run()
@@ -119,7 +103,7 @@ def test_email_mapped_as_user_id_on_purpose_is_hashed_when_switched_on(tmp_path)
 
 
 def test_personal_columns_are_listed_and_not_stored():
-    at = _app()
+    at = open_app(timeout=TIMEOUT)
     rows = [
         f"c{i % 30},2024-01-{1 + i % 28:02d},view,c{i % 30}@example.com,+44 20 7946 {1000 + i % 30}"
         for i in range(300)
