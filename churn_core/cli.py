@@ -564,6 +564,7 @@ _CAMPAIGN_FLAGS = {
 def cmd_campaign(args, say) -> int:
     from churn_core.bundle import load_model
     from churn_core.campaign import build_campaign
+    from churn_core.campaign_files import activity_events_text
 
     model, cfg, manifest = load_model(args.model_dir)
     if args.config:
@@ -586,7 +587,7 @@ def cmd_campaign(args, say) -> int:
         "model": cfg.model.classifier + ("" if enc == "none" else f" + {enc} encoder"),
         "model_as_of": str(manifest.get("as_of", "")),
         "source": Path(args.events).name,
-        "activity_events": ",".join(cfg.label.activity_events or ()) or "all but cancellations",
+        "activity_events": activity_events_text(cfg.label.activity_events),
     }
     plan = build_campaign(model, cfg, log, as_of, meta, progress=say)
     out = plan.write(args.out, raw=args.raw_export)
@@ -596,21 +597,20 @@ def cmd_campaign(args, say) -> int:
 
 
 def cmd_outcome(args, say) -> int:
+    from churn_core.campaign_files import activity_events_from
     from churn_core.export import read_export
     from churn_core.outcome import outcome_report
 
     meta, frame = read_export(args.campaign)
     cfg = config_from_args(args)
     log = _load(args, cfg.schema, say)
-    events = meta.get("activity_events", "")
-    activity = None if events in ("", "all but cancellations") else tuple(events.split(","))
     report = outcome_report(
         log,
         frame,
         meta,
         horizon_days=args.horizon_days,
         as_of=_timestamp(args.as_of, "--as-of"),
-        activity_events=activity,
+        activity_events=activity_events_from(meta),
     )
     if args.json:
         print(json.dumps(report.to_dict()))
