@@ -1,0 +1,1 @@
+"""Engines that compute features with one SQL text: DuckDB (in memory or out of core), Spark."""
