@@ -234,6 +234,11 @@ def _lit(text: str) -> str:
     return "'" + str(text).replace("'", "''") + "'"
 
 
+def _count(condition: str) -> str:
+    """Rows where ``condition`` holds (0, not NULL, when it never does)."""
+    return f"count_if(coalesce({condition}, false))"
+
+
 def _strip(expr: str) -> str:
     return f"trim({expr}, {_STRIP})"
 
@@ -411,7 +416,7 @@ class _Build:
                     f"coalesce(bool_and(regexp_full_match({key}, '-*[0-9]+\\.0')), false) "
                     f"AS dot0_{key}"
                 )
-                aggs.append(f"count_if(regexp_matches({key}, {_CONTROL})) AS ctl_{key}")
+                aggs.append(f"{_count(f'regexp_matches({key}, {_CONTROL})')} AS ctl_{key}")
         if "inv_c" in have:
             aggs.append("bool_and(inv_c) AS cancel_all")
         for key in ("amount", "quantity", "price"):
@@ -484,13 +489,13 @@ class _Build:
         case = " ".join(f"WHEN {cond} THEN {i}" for i, (cond, _) in enumerate(reasons))
         self.case = f"(CASE {case} END)"
         have = self._staged()
-        aggs = [f"count_if({self.case} = {i}) AS d{i}" for i in range(len(reasons))]
+        aggs = [f"{_count(f'{self.case} = {i}')} AS d{i}" for i in range(len(reasons))]
         keys = [k for k in ("amount", "quantity", "price") if f"n_{k}" in have]
         for k in keys:  # non-numeric cells among the kept rows, as ingest._number counts them
-            aggs.append(f"count_if({self.case} IS NULL AND p_{k}) AS present_{k}")
+            aggs.append(f"{_count(f'{self.case} IS NULL AND p_{k}')} AS present_{k}")
             aggs.append(
-                f"count_if({self.case} IS NULL AND p_{k} AND {self.capped(k, flags)} IS NULL) "
-                f"AS bad_{k}"
+                _count(f"{self.case} IS NULL AND p_{k} AND {self.capped(k, flags)} IS NULL")
+                + f" AS bad_{k}"
             )
         counts = self.con.sql(f"SELECT {', '.join(aggs)} FROM {_q(self.stage)}").df().iloc[0]
         counts = {k: int(v) for k, v in counts.items()}
