@@ -56,9 +56,10 @@ logger = logging.getLogger(__name__)
 
 SAMPLE_ROWS = 50_000
 _DEFAULT_SCHEMA = SchemaConfig()  # frozen, so sharing one default is safe
+_CSV_BUFFER = 4 * 2**20  # DuckDB's default (32 MiB) alone exceeds a small memory_limit
 _GZIP = b"\x1f\x8b"
 _LOCAL = "Use --engine local (the in-memory reader) for this file."
-_STRIP = "' ' || chr(9) || chr(10) || chr(11) || chr(12) || chr(13)"
+_WHITESPACE = "' \t\n\x0b\x0c\r'"  # str.strip()'s ASCII whitespace, as a SQL literal
 _CONTROL = r"'[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]'"
 _LO_US = int(pd.Timestamp("1900-01-01").value // 1000)
 _HI_US = int(pd.Timestamp("2169-12-31").value // 1000)
@@ -203,7 +204,7 @@ def _sample_and_scan(
         f"read_csv([{listed}], delim = {_lit(attrs['delimiter'])}, quote = '\"', "
         f"escape = '\"', header = {str(bool(attrs['header'])).lower()}, "
         f"columns = {{{columns}}}, auto_detect = false, nullstr = [{nulls}], "
-        f"null_padding = true, encoding = {_lit(encoding)}, "
+        f"null_padding = true, encoding = {_lit(encoding)}, buffer_size = {_CSV_BUFFER}, "
         f"compression = {_lit('gzip' if magic[:2] == _GZIP else 'none')})"
     )
     return sample, _Scan(sql, name, dict.fromkeys(sample.columns, "VARCHAR"))
@@ -234,13 +235,25 @@ def _lit(text: str) -> str:
     return "'" + str(text).replace("'", "''") + "'"
 
 
+def _out_of_memory(name: str, exc: Exception) -> str:
+    first = str(exc).splitlines()[0]
+    return (
+        f"Reading '{name}' ran out of memory ({first}). Raise memory_limit in the [engine] "
+        "table of the config, or set temp_directory to a disk with free space."
+    )
+
+
 def _count(condition: str) -> str:
     """Rows where ``condition`` holds (0, not NULL, when it never does)."""
     return f"count_if(coalesce({condition}, false))"
 
 
 def _strip(expr: str) -> str:
-    return f"trim({expr}, {_STRIP})"
+    """``str.strip()`` in SQL; trimming only values that need it is 2-3x faster."""
+    return (
+        f"(CASE WHEN ascii({expr}) > 32 AND ascii({expr}[-1]) > 32 THEN {expr} "
+        f"ELSE trim({expr}, {_WHITESPACE}) END)"
+    )
 
 
 # -- the mapping and validation, in SQL ------------------------------------------------------
@@ -307,8 +320,8 @@ class _Build:
         if time:
             t = self.text(time)
             cols.append(f"({t} IS NULL OR {_strip(t)} = '') AS t_missing")
-            cols.append(f"{self.time_sql} AS ts")
-            cols.append(f"{t} AS t_text")
+            cols.append(f"{self.time_sql} AS ts0")
+            cols.append(f"{t} AS t_raw")
         if ev := self.col("event_col"):
             cols.append(f"{_strip(self.text(ev))} AS e")
         if inv := self.col("invoice_col"):
@@ -324,10 +337,16 @@ class _Build:
         if cat and backup and backup != cat and backup in self.scan.types:
             self.backup = backup
             cols.append(f"nullif({_strip(self.text(backup))}, '') AS category_backup")
-        sql = f"CREATE OR REPLACE TEMP TABLE {_q(self.stage)} AS SELECT {', '.join(cols)} "
-        sql += f"FROM {self.scan.sql}"
+        outer = "*"
+        if time:  # times out of range are unreadable; the raw text is kept for examples only
+            ts = f"CASE WHEN ts0 BETWEEN {_LO_US} AND {_HI_US} THEN ts0 END"
+            outer = f"* EXCLUDE (ts0, t_raw), {ts} AS ts, CASE WHEN ({ts}) IS NULL THEN t_raw END AS t_text"
+        sql = f"CREATE OR REPLACE TEMP TABLE {_q(self.stage)} AS SELECT {outer} "
+        sql += f"FROM (SELECT {', '.join(cols)} FROM {self.scan.sql})"
         try:
             self.con.execute(sql)
+        except duckdb.OutOfMemoryException as exc:
+            raise EventDataError([_out_of_memory(self.scan.name, exc)]) from exc
         except duckdb.Error as exc:
             raise EventDataError(
                 [
@@ -401,9 +420,7 @@ class _Build:
 
     @staticmethod
     def _in_range(us: str) -> str:
-        return (
-            f"(SELECT CASE WHEN v BETWEEN {_LO_US} AND {_HI_US} THEN v END FROM (SELECT {us} AS v))"
-        )
+        return us  # the staging query keeps [1900, 2169] (timestamps._naive_ns), once per row
 
     # -- whole-column decisions ------------------------------------------------------------
     def _flags(self) -> dict:
@@ -413,7 +430,8 @@ class _Build:
         for key in ("u", "item", "category", "category_backup"):
             if key in have:
                 aggs.append(
-                    f"coalesce(bool_and(regexp_full_match({key}, '-*[0-9]+\\.0')), false) "
+                    f"coalesce(bool_and(CASE WHEN suffix({key}, '.0') THEN "
+                    f"regexp_full_match({key}, '-*[0-9]+\\.0') ELSE false END), false) "
                     f"AS dot0_{key}"
                 )
                 aggs.append(f"{_count(f'regexp_matches({key}, {_CONTROL})')} AS ctl_{key}")
