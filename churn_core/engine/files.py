@@ -340,7 +340,8 @@ class _Build:
         outer = "*"
         if time:  # times out of range are unreadable; the raw text is kept for examples only
             ts = f"CASE WHEN ts0 BETWEEN {_LO_US} AND {_HI_US} THEN ts0 END"
-            outer = f"* EXCLUDE (ts0, t_raw), {ts} AS ts, CASE WHEN ({ts}) IS NULL THEN t_raw END AS t_text"
+            text = f"CASE WHEN ({ts}) IS NULL THEN t_raw END"
+            outer = f"* EXCLUDE (ts0, t_raw), {ts} AS ts, {text} AS t_text"
         sql = f"CREATE OR REPLACE TEMP TABLE {_q(self.stage)} AS SELECT {outer} "
         sql += f"FROM (SELECT {', '.join(cols)} FROM {self.scan.sql})"
         try:
@@ -430,8 +431,8 @@ class _Build:
         for key in ("u", "item", "category", "category_backup"):
             if key in have:
                 aggs.append(
-                    f"coalesce(bool_and(CASE WHEN suffix({key}, '.0') THEN "
-                    f"regexp_full_match({key}, '-*[0-9]+\\.0') ELSE false END), false) "
+                    f"coalesce(bool_and(CASE WHEN NOT suffix({key}, '.0') THEN false "
+                    f"ELSE regexp_full_match({key}, '-*[0-9]+\\.0') END), false) "
                     f"AS dot0_{key}"
                 )
                 aggs.append(f"{_count(f'regexp_matches({key}, {_CONTROL})')} AS ctl_{key}")
