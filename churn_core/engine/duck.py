@@ -84,13 +84,21 @@ class DuckEngine:
         self.con.unregister(name)
         self._frames.pop(name, None)
 
+    def materialize(self, name: str, sql: str) -> None:
+        """Store the result of ``sql`` as a temporary table ``name`` (spills if large)."""
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")
+
+    def drop(self, name: str) -> None:
+        """Drop a table made by :meth:`materialize` (no error when it is gone)."""
+        self.con.execute(f"DROP TABLE IF EXISTS {name}")
+
     def frame(self, sql: str) -> pd.DataFrame:
         """Run ``sql`` and return the whole result as a pandas frame."""
         return self.con.sql(sql).df()
 
     def batches(self, sql: str, rows: int = 100_000) -> Iterator[pd.DataFrame]:
         """Run ``sql`` and yield the result as pandas frames of at most about ``rows`` rows."""
-        reader = self.con.execute(sql).fetch_record_batch(rows)
+        reader = self.con.sql(sql).to_arrow_reader(rows)  # streams, never all at once
         for batch in reader:
             yield batch.to_pandas()
 
