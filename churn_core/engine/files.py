@@ -27,11 +27,12 @@ import os
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 import pandas as pd
 
-from churn_core.config import SchemaConfig
+from churn_core.config import EngineConfig, SchemaConfig
 from churn_core.errors import EventDataError, Problem
 from churn_core.events import PURCHASE, ValidationReport
 from churn_core.ingest import (
@@ -52,10 +53,14 @@ from churn_core.timestamps import (
     parse_timestamps,
 )
 
+if TYPE_CHECKING:
+    from churn_core.engine.source import EventSource
+
 logger = logging.getLogger(__name__)
 
 SAMPLE_ROWS = 50_000
 _DEFAULT_SCHEMA = SchemaConfig()  # frozen, so sharing one default is safe
+_DEFAULT_ENGINE = EngineConfig(kind="duckdb")
 _CSV_BUFFER = 4 * 2**20  # DuckDB's default (32 MiB) alone exceeds a small memory_limit
 _GZIP = b"\x1f\x8b"
 _LOCAL = "Use --engine local (the in-memory reader) for this file."
@@ -766,3 +771,25 @@ class _Build:
                 f"No 'purchase' events in column {col} (values: {', '.join(sorted(found)[:8])}). "
                 "Map the value that means a purchase with --event-map (e.g. buy=purchase)."
             )
+
+
+def open_source(
+    path: str | os.PathLike,
+    schema: SchemaConfig = _DEFAULT_SCHEMA,
+    engine: EngineConfig = _DEFAULT_ENGINE,
+) -> EventSource:
+    """``path`` opened out of core as an :class:`EventSource` on a DuckDB engine with the
+    ``[engine]`` settings (threads, memory limit, spill directory); see :func:`open_events`."""
+    from churn_core.engine.duck import DuckEngine, DuckSettings
+    from churn_core.engine.source import EventSource
+
+    settings = DuckSettings(engine.threads, engine.memory_limit, engine.temp_directory)
+    duck = DuckEngine(settings)
+    try:
+        opened = open_events(duck.con, path, schema, engine.sample_rows)
+    except BaseException:
+        duck.close()
+        raise
+    source = EventSource(duck, "events", opened.report, opened.has_amount)
+    source._cache["types"] = sorted(opened.event_types)  # known already: no second scan
+    return source
