@@ -53,7 +53,7 @@ class _Meta:
 
 
 def _ts(us: Any) -> pd.Timestamp:
-    return pd.Timestamp(int(us), unit="us")
+    return pd.Timestamp(int(us), unit="us").as_unit("ns")  # as EventLog times are
 
 
 @dataclass(frozen=True, eq=False)
