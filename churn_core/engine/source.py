@@ -284,7 +284,7 @@ class EventSource:
             )
             params = derive.fit_bgnbd_params(inputs)
             start = self.start
-            for raw in self.engine.batches(f"SELECT * FROM {agg}", rows):
+            for raw in self.engine.batches(f"SELECT * FROM {agg} ORDER BY user_id", rows):
                 X = derive.derive_features(raw, event_types, start, horizon_days, params)
                 users = raw["user_id"].to_numpy()
                 yield FeatureTable(
