@@ -25,6 +25,7 @@ import itertools
 import logging
 import os
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -57,6 +58,7 @@ if TYPE_CHECKING:
     from churn_core.engine.source import EventSource
 
 logger = logging.getLogger(__name__)
+Progress = Callable[[str, float], None]
 
 SAMPLE_ROWS = 50_000
 _DEFAULT_SCHEMA = SchemaConfig()  # frozen, so sharing one default is safe
@@ -110,6 +112,7 @@ def open_events(
     schema: SchemaConfig = _DEFAULT_SCHEMA,
     sample_rows: int = SAMPLE_ROWS,
     table: str = "events",
+    progress: Progress | None = None,
 ) -> FileLog:
     """Validate ``path`` out of core into the table ``table`` of ``con``.
 
@@ -117,7 +120,9 @@ def open_events(
     CSV files, or a glob. Raises :class:`EventDataError` listing every problem, like
     ``churn_core.ingest.validate_events``.
     """
+    say = progress or (lambda stage, fraction: None)
     con.execute("SET TimeZone = 'UTC'")
+    say("detecting the columns on a sample", 0.0)
     sample, scan = _sample_and_scan(con, path, sample_rows)
     sample, personal = _drop_personal_columns(sample, schema)
     det = detect_schema(sample, schema)
@@ -132,6 +137,7 @@ def open_events(
         )
     build = _Build(con, scan, sample, det, schema, table)
     build.notes = list(checks.notes)
+    build.say = say
     log = build.run()
     report = ValidationReport(
         rows_read=build.rows_read,
@@ -150,7 +156,7 @@ def open_events(
 # -- reading ---------------------------------------------------------------------------------
 
 
-def _files(path: str | os.PathLike) -> tuple[list[str], str]:
+def event_files(path: str | os.PathLike) -> tuple[list[str], str]:
     """The files behind ``path`` (a file, folder or glob) and a name for messages."""
     text = str(path)
     if any(ch in text for ch in "*?["):
@@ -180,7 +186,7 @@ def _magic(path: str) -> bytes:
 def _sample_and_scan(
     con: duckdb.DuckDBPyConnection, path: str | os.PathLike, n: int
 ) -> tuple[pd.DataFrame, _Scan]:
-    files, name = _files(path)
+    files, name = event_files(path)
     magic = _magic(files[0])
     if magic == b"PK\x03\x04":
         raise EventDataError([f"'{name}' is a ZIP archive or Excel workbook. {_LOCAL}"])
@@ -284,6 +290,7 @@ class _Build:
         self.notes: list[str] = []
         self.mapping: list[tuple[str, str]] = []
         self.rows_read = 0
+        self.say: Progress = lambda stage, fraction: None
 
     def col(self, fld: str) -> str | None:
         name = getattr(self.det, fld)
@@ -301,14 +308,18 @@ class _Build:
     def run(self) -> dict:
         user, time = self.col("user_col"), self.col("time_col")
         self.time_how, self.time_sql = self._time_parser(time) if time else ("", "NULL")
+        self.say("reading every row", 0.1)
         self._stage(user, time)
         try:
+            self.say("checking rows", 0.6)
             flags = self._flags()
             self._count_drops(user, time, flags)
             if self.problems:
                 raise EventDataError(self.problems)
+            self.say("writing the events table", 0.75)
             self._create_events(user, flags)
             meta = self._metadata()
+            self.say("done", 1.0)
             if self.problems:
                 self.con.execute(f"DROP TABLE IF EXISTS {_q(self.table)}")
                 raise EventDataError(self.problems)
@@ -777,6 +788,7 @@ def open_source(
     path: str | os.PathLike,
     schema: SchemaConfig = _DEFAULT_SCHEMA,
     engine: EngineConfig = _DEFAULT_ENGINE,
+    progress: Progress | None = None,
 ) -> EventSource:
     """``path`` opened out of core as an :class:`EventSource` on a DuckDB engine with the
     ``[engine]`` settings (threads, memory limit, spill directory); see :func:`open_events`."""
@@ -786,7 +798,7 @@ def open_source(
     settings = DuckSettings(engine.threads, engine.memory_limit, engine.temp_directory)
     duck = DuckEngine(settings)
     try:
-        opened = open_events(duck.con, path, schema, engine.sample_rows)
+        opened = open_events(duck.con, path, schema, engine.sample_rows, progress=progress)
     except BaseException:
         duck.close()
         raise
