@@ -180,3 +180,25 @@ def test_sql_text_stays_in_the_shared_dialect():
 
 def test_tmall_features_equal_the_oracle(tmall_log):
     check_log(tmall_log, LabelSpec(horizon_days=31, n_cutoffs=3, step_days=15))
+
+
+def test_a_low_memory_limit_spills_and_gives_the_same_table(retail_log, tmp_path):
+    """DuckDB under a small memory limit (one thread, spilling to tmp_path): same numbers."""
+    from churn_core.engine.duck import DuckEngine, DuckSettings
+    from churn_core.engine.source import EventSource
+
+    settings = DuckSettings(threads=1, memory_limit="40MB", temp_directory=str(tmp_path))
+    engine = DuckEngine(settings)
+    engine.register_frame(retail_log.frame)
+    limit = engine.frame("SELECT current_setting('memory_limit') AS m")["m"].iloc[0]
+    assert limit == "38.1 MiB"  # 40 MB, as DuckDB reports it: the setting really applies
+    small = EventSource(engine, report=retail_log.report, frame=retail_log.frame)
+    spec = LabelSpec(horizon_days=90, n_cutoffs=4)
+    cutoffs = training_cutoffs(retail_log, spec, retail_log.default_as_of())
+    types = pick_event_types(retail_log.frame)
+    got = small.training_table(spec, cutoffs, types)
+    want = training_table(retail_log, spec, cutoffs, types)
+    assert list(got.user_id) == list(want.user_id)
+    np.testing.assert_array_equal(got.y, want.y)
+    assert_features_equal(got.X, want.X)
+    engine.close()
