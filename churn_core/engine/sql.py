@@ -130,10 +130,15 @@ def aggregates_sql(
     safe); :func:`aggregate_columns` lists the columns in order.
     """
     day = f"CAST({US_PER_DAY} AS DOUBLE)"
-    buy = f"e.event_type = {quote(PURCHASE)}"
+    buy = "e.buy = 1"
+    first_index = {t: i for i, t in reversed(list(enumerate(event_types)))}
+    type_code = " ".join(
+        f"WHEN e.event_type = {quote(t)} THEN {i}" for t, i in sorted(first_index.items())
+    )
+    type_code = f"CASE {type_code} ELSE -1 END" if first_index else "-1"
     type_cols = []
     for i, t in enumerate(event_types):
-        is_t = f"e.event_type = {quote(t)}"
+        is_t = f"e.tcode = {first_index[t]}"
         type_cols += [
             f"SUM(CASE WHEN {is_t} THEN 1 ELSE 0 END) AS type{i}_n",
             f"SUM(CASE WHEN {is_t} AND e.age < 30 THEN 1 ELSE 0 END) AS type{i}_n_30d",
@@ -162,7 +167,7 @@ def aggregates_sql(
             " AS spend_90d",
             f"MIN(CASE WHEN {buy} THEN e.age END) AS days_since_purchase",
             "SUM(1 - e.act) AS n_cancels",
-            f"SUM(CASE WHEN e.event_type = {quote('cart')} THEN 1 ELSE 0 END) AS n_cart",
+            "SUM(e.cart) AS n_cart",
             *type_cols,
         ]
     )
@@ -187,9 +192,12 @@ def aggregates_sql(
     order_by = "\nORDER BY p.cutoff_us DESC, p.user_id" if order else ""
     return f"""WITH pop AS (SELECT user_id, cutoff_us FROM {population}),
 ev AS (
-SELECT e.user_id, p.cutoff_us, e.event_type, e.amount, e.item_id, e.category,
+SELECT e.user_id, p.cutoff_us, e.amount,
   CAST(p.cutoff_us - e.ts_us AS DOUBLE) / {day} AS age,
   CASE WHEN {_is_cancel("e.event_type")} THEN 0 ELSE 1 END AS act,
+  CASE WHEN e.event_type = {quote(PURCHASE)} THEN 1 ELSE 0 END AS buy,
+  CASE WHEN e.event_type = {quote("cart")} THEN 1 ELSE 0 END AS cart,
+  {type_code} AS tcode,
   FLOOR(CAST(e.ts_us - p.cutoff_us AS DOUBLE) / {day}) AS day_idx
 FROM {events} e JOIN pop p ON e.user_id = p.user_id AND e.ts_us < p.cutoff_us
 ),
