@@ -73,12 +73,15 @@ def population_sql(spec: LabelSpec, cutoffs: Sequence[pd.Timestamp], events: str
     "Activity" uses the label's event types, so a user whose only events are
     cancellations is not in the population.
     """
-    since = ""
-    if spec.active_within_days is not None:
-        since = f" AND a.ts_us >= c.cutoff_us - {int(spec.active_within_days) * US_PER_DAY}"
+    if spec.active_within_days is None:  # active ever before: the first activity decides
+        return f"""SELECT f.user_id, c.cutoff_us
+FROM (SELECT user_id, MIN(ts_us) AS first_us FROM {events}
+      WHERE {activity_predicate(spec)} GROUP BY user_id) f
+JOIN ({cutoffs_sql(cutoffs)}) c ON f.first_us < c.cutoff_us"""
+    since = int(spec.active_within_days) * US_PER_DAY
     return f"""SELECT DISTINCT a.user_id, c.cutoff_us
 FROM (SELECT user_id, ts_us FROM {events} WHERE {activity_predicate(spec)}) a
-JOIN ({cutoffs_sql(cutoffs)}) c ON a.ts_us < c.cutoff_us{since}"""
+JOIN ({cutoffs_sql(cutoffs)}) c ON a.ts_us < c.cutoff_us AND a.ts_us >= c.cutoff_us - {since}"""
 
 
 def labels_sql(spec: LabelSpec, cutoffs: Sequence[pd.Timestamp], events: str = EVENTS) -> str:
