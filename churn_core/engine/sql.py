@@ -243,3 +243,32 @@ FROM (SELECT user_id, {col}, MIN(ts_us) AS first_us FROM {events}
 JOIN pop p ON f.user_id = p.user_id AND f.first_us < p.cutoff_us
 GROUP BY p.user_id, p.cutoff_us
 )"""
+
+
+def sequences_sql(population: str, max_events: int, events: str = EVENTS) -> str:
+    """The raw rows the encoder's sequences need, per (user, cutoff) of ``population``.
+
+    An encoder event is one (timestamp, event type) of a user (order lines merged); its
+    sequence keeps the last ``max_events`` of them before the cutoff, and the gap of the
+    oldest kept one needs the event before it. So: the rows of each pair's last
+    ``max_events + 1`` events, ordered by cutoff, user, time, type and then category
+    (which line of a merged event comes first). Feed them to ``sequences.build_sequences``.
+    """
+    keep = int(max_events) + 1
+    return f"""WITH pop AS (SELECT user_id, cutoff_us FROM {population}),
+ev AS (
+SELECT e.user_id, p.cutoff_us, e.ts_us, e.event_type, e.amount, e.category
+FROM {events} e JOIN pop p ON e.user_id = p.user_id AND e.ts_us < p.cutoff_us
+),
+ranked AS (
+SELECT user_id, cutoff_us, ts_us, event_type,
+  ROW_NUMBER() OVER (PARTITION BY user_id, cutoff_us ORDER BY ts_us DESC, event_type DESC)
+    AS back
+FROM (SELECT DISTINCT user_id, cutoff_us, ts_us, event_type FROM ev) g
+)
+SELECT ev.user_id, ev.cutoff_us, ev.ts_us, ev.event_type, ev.amount, ev.category
+FROM ev JOIN ranked r
+  ON ev.user_id = r.user_id AND ev.cutoff_us = r.cutoff_us AND ev.ts_us = r.ts_us
+  AND ev.event_type = r.event_type
+WHERE r.back <= {keep}
+ORDER BY ev.cutoff_us DESC, ev.user_id, ev.ts_us, ev.event_type, ev.category"""
