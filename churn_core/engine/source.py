@@ -263,14 +263,16 @@ class EventSource:
         event_types: tuple[str, ...],
         horizon_days: float = 90.0,
         rows: int = 100_000,
+        max_events: int | None = None,
     ) -> Iterator[FeatureTable]:
         """The scoring table as of ``as_of`` in batches of about ``rows`` users.
 
         The raw aggregates are materialised on the engine (spilling to disk if needed),
         BG/NBD is fitted on all users from three columns, then batches stream through
         the derive step: memory stays bounded by ``rows``, whatever the log's size.
+        ``max_events`` adds the encoder's sequences, built per batch.
         """
-        from churn_core.table import FeatureTable
+        from churn_core.table import SEQUENCE_COLUMN, FeatureTable
 
         as_of = pd.Timestamp(as_of)
         stamp = np.datetime64(as_of)
@@ -286,10 +288,12 @@ class EventSource:
             start = self.start
             for raw in self.engine.batches(f"SELECT * FROM {agg}", rows):
                 X = derive.derive_features(raw, event_types, start, horizon_days, params)
+                X = X.reset_index(drop=True)
                 users = raw["user_id"].to_numpy()
-                yield FeatureTable(
-                    X.reset_index(drop=True), None, users, np.full(len(users), stamp)
-                )
+                if max_events:
+                    rank = np.zeros(len(users), dtype=int)
+                    X[SEQUENCE_COLUMN] = self.sequences(users, rank, [as_of], max_events)
+                yield FeatureTable(X, None, users, np.full(len(users), stamp))
         finally:
             self.engine.drop(agg)
             self.engine.drop(pop)

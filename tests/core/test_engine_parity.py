@@ -240,3 +240,25 @@ def test_sequences_selected_by_sql_equal_the_in_memory_ones(which, retail_log):
     assert max(len(s) for s in want.X["sequence"]) == 16  # truncation really happens
     _same_sequences(got.X["sequence"].to_numpy(), want.X["sequence"].to_numpy())
     engine.close()
+
+
+def test_scoring_batches_carry_sequences_from_a_frameless_source(retail_log):
+    from churn_core.engine.duck import DuckEngine
+    from churn_core.engine.source import EventSource
+
+    engine = DuckEngine()
+    engine.register_frame(retail_log.frame)
+    frameless = EventSource(engine, report=retail_log.report)
+    as_of = pd.Timestamp("2011-08-01")
+    types = pick_event_types(retail_log.frame)
+    parts = list(frameless.scoring_batches(as_of, types, 30, rows=700, max_events=8))
+    want = scoring_table(retail_log, as_of, types, 8, 30)
+    assert len(parts) > 1
+    assert [u for p in parts for u in p.user_id] == list(want.user_id)
+    got = np.concatenate([p.X["sequence"].to_numpy() for p in parts])
+    _same_sequences(got, want.X["sequence"].to_numpy())
+    assert_features_equal(
+        pd.concat([p.X.drop(columns="sequence") for p in parts], ignore_index=True),
+        want.X.drop(columns="sequence"),
+    )
+    engine.close()
