@@ -271,4 +271,4 @@ FROM ev JOIN ranked r
   ON ev.user_id = r.user_id AND ev.cutoff_us = r.cutoff_us AND ev.ts_us = r.ts_us
   AND ev.event_type = r.event_type
 WHERE r.back <= {keep}
-ORDER BY ev.cutoff_us DESC, ev.user_id, ev.ts_us, ev.event_type, ev.category"""
+ORDER BY ev.cutoff_us DESC, ev.user_id, ev.ts_us, ev.event_type, ev.category NULLS LAST"""
