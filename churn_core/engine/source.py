@@ -251,7 +251,7 @@ class EventSource:
         as_of = pd.Timestamp(as_of)
         users = self.eligible(LabelSpec(), as_of)
         pop = pd.DataFrame({"user_id": users.to_numpy(), "cutoff_us": sql.cutoff_us(as_of)})
-        X = self.features(pop, event_types, horizon_days) if len(pop) else pd.DataFrame()
+        X = self.features(pop, event_types, horizon_days)
         u = users.to_numpy()
         if max_events and len(pop):
             X[SEQUENCE_COLUMN] = self.sequences(u, np.zeros(len(u), int), [as_of], max_events)
