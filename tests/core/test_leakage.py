@@ -92,4 +92,7 @@ def test_whole_run_ignores_events_after_as_of():
     a = train(log, cfg, as_of)
     b = train(_plant(log, as_of), cfg, as_of)
     pd.testing.assert_frame_equal(a.scores, b.scores)
-    np.testing.assert_array_equal(a.cv.y_prob, b.cv.y_prob)
+    # DuckDB sums doubles in parallel, in no fixed order: two runs on the same events can
+    # differ by ~1e-15. A leak moves probabilities by far more than 1e-12 (see the
+    # planted-events tests above, which do change the tables).
+    np.testing.assert_allclose(a.cv.y_prob, b.cv.y_prob, rtol=1e-12, atol=0)
