@@ -41,7 +41,9 @@ class ChurnRun:
     backtest: CVResult | None
     model: ChurnModel
     scores: pd.DataFrame  # one row per user, riskiest first
-    features: pd.DataFrame  # scoring features, same row order as ``scores``
+    # scoring features in the row order of ``scores``: every user for an in-memory log, the
+    # riskiest ``engine.batch_users`` (a prefix of ``scores``) for an out-of-core source
+    features: pd.DataFrame
     threshold: float
     search_results: pd.DataFrame | None = None
     timings: dict[str, float] = field(default_factory=dict)
@@ -216,7 +218,13 @@ def train(
 def score_users(
     model: ChurnModel, log_: EventLog | EventSource, as_of: pd.Timestamp, config: ChurnConfig
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Scores (riskiest first) and their features, same order, for every user seen before T."""
+    """Scores (riskiest first) and their features, same order, for every user seen before T.
+
+    An out-of-core :class:`EventSource` is scored in batches of ``config.engine.batch_users``
+    users; its features are then kept for the riskiest batch only (see ``_score_batches``).
+    """
+    if isinstance(log_, EventSource) and log_.frame is None:
+        return _score_batches(model, log_, as_of, config)
     table = scoring_table(
         log_, as_of, model.event_types, model.max_events, config.label.horizon_days
     )
@@ -240,4 +248,48 @@ def score_table(
     order = pd.Index(table.user_id.astype(str)).get_indexer(scores["user_id"])
     feats = table.X.drop(columns=["sequence"], errors="ignore").iloc[order].reset_index(drop=True)
     feats.insert(0, "user_id", scores["user_id"].to_numpy())
+    return scores, feats
+
+
+SCORE_COLUMNS = ("recency_days", "tenure_days", "monetary")  # what ``score_frame`` reads
+
+
+def _score_batches(
+    model: ChurnModel, source: EventSource, as_of: pd.Timestamp, config: ChurnConfig
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``score_users`` over an out-of-core source with memory bounded by the batch size.
+
+    Every user gets a score; the full feature rows are kept only for the riskiest
+    ``config.engine.batch_users`` users (what the at-risk list shows), so a log of millions
+    of users never holds its whole feature table (nor the model's expanded inputs) at once.
+    """
+    keep = config.engine.batch_users
+    kept: list[pd.DataFrame] = []  # the score columns of every user, one frame per batch
+    top = pd.DataFrame()  # full features of the riskiest ``keep`` users seen so far
+    for batch in source.scoring_batches(
+        as_of,
+        model.event_types,
+        config.label.horizon_days,
+        rows=config.engine.batch_users,
+        max_events=model.max_events,
+    ):
+        prob = model.predict_proba(batch.X)
+        X = batch.X.drop(columns=["sequence"], errors="ignore")
+        ids = batch.user_id.astype(str)
+        kept.append(X[list(SCORE_COLUMNS)].assign(user_id=ids, churn_probability=prob))
+        top = pd.concat([top, X.assign(user_id=ids, churn_probability=prob)], ignore_index=True)
+        top = top.nlargest(keep, "churn_probability", keep="first")
+    if not kept:
+        raise EventDataError([f"No events before {as_of:%Y-%m-%d}: there is nobody to score."])
+    every = pd.concat(kept, ignore_index=True)
+    scores = score_frame(
+        every["user_id"].to_numpy(),
+        every["churn_probability"].to_numpy(),
+        every,
+        config.targeting,
+        config.label.horizon_days,
+        source.has_amount,
+    )
+    feats = top.drop(columns=["churn_probability"]).set_index("user_id")
+    feats = feats.loc[scores["user_id"].iloc[: len(feats)]].reset_index()
     return scores, feats

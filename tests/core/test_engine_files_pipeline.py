@@ -100,6 +100,21 @@ def test_train_on_a_source_equals_train_on_the_log(retail, trained):
     )
 
 
+def test_scoring_a_source_in_batches_keeps_every_score_and_the_riskiest_features(retail, trained):
+    """A file source is scored batch by batch: the same scores for every user, and the
+    feature rows of the riskiest ``batch_users`` users (a prefix of the scores)."""
+    as_of, model = trained.as_of, trained.model
+    cfg = CHEAP.with_(engine={"batch_users": 700})
+    source = open_source(DEMO).before(as_of)
+    scores, feats = score_users(model, source, as_of, cfg)
+    want_scores, want_feats = score_users(model, retail.before(as_of), as_of, cfg)
+    assert len(scores) == len(want_scores) > 2 * 700  # several batches were needed
+    assert list(scores["user_id"]) == list(want_scores["user_id"])
+    pd.testing.assert_frame_equal(scores, want_scores, rtol=1e-9)
+    assert len(feats) == 700
+    pd.testing.assert_frame_equal(feats, want_feats.iloc[:700], rtol=1e-9)
+
+
 def _in_memory_export(trained, retail):
     from churn_core.explain import explain_model, sample_background
     from churn_core.table import scoring_table
