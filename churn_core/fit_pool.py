@@ -26,8 +26,12 @@ MAX_FIT_THREADS = 4  # a run has about ten fits; more threads than that buy noth
 
 
 def fit_threads() -> int:
-    """How many fits run at once: the machine's cores, at most ``MAX_FIT_THREADS``."""
-    return max(1, min(MAX_FIT_THREADS, os.cpu_count() or 1))
+    """How many fits run at once: the cores this process may use, at most ``MAX_FIT_THREADS``."""
+    try:
+        cores = len(os.sched_getaffinity(0))  # honours taskset / container CPU sets
+    except (AttributeError, OSError):  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(MAX_FIT_THREADS, cores))
 
 
 @contextmanager
