@@ -2,7 +2,7 @@
 
 Usage::
 
-    python bench/bench_train_score.py [--quick] [--rounds 3] [--baseline-tree /work/main]
+    python bench/bench_train_score.py [--quick] [--rounds 3] [--baseline-tree /work/main ...]
 
 The seeded synthetic log of ``bench_core.py`` (50k users, about 1M events; ``--quick``: 5k
 users, about 100k events) is generated once and cached as a CSV under ``bench/.cache/``
@@ -62,7 +62,8 @@ def raise_on_failure(rc: int, cmd: list[str], out: str, err: str) -> None:
 
 def measure(cmd: list[str], tree: Path) -> dict[str, float]:
     """Run ``cmd`` in ``tree`` and reap it with ``os.wait4``: wall, CPU seconds, peak RSS."""
-    env = {**os.environ, "PYTHONPATH": str(tree), **dict.fromkeys(THREAD_VARS, "2")}
+    path = os.pathsep.join(p for p in (str(tree), os.environ.get("PYTHONPATH", "")) if p)
+    env = {**os.environ, "PYTHONPATH": path, **dict.fromkeys(THREAD_VARS, "2")}
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         t0 = time.perf_counter()
         proc = subprocess.Popen(cmd, cwd=tree, env=env, stdout=out, stderr=err)
@@ -96,13 +97,19 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="5k users, about 100k events")
     ap.add_argument("--rounds", type=int, default=3, help="alternating rounds (median kept)")
-    ap.add_argument("--baseline-tree", type=Path, help="another checkout to time the same way")
+    ap.add_argument(
+        "--baseline-tree",
+        type=Path,
+        action="append",
+        default=[],
+        help="another checkout to time the same way (repeatable)",
+    )
     args = ap.parse_args()
 
     log = cached_log(QUICK_USERS if args.quick else FULL_USERS).resolve()
     trees = {"this tree": ROOT}
-    if args.baseline_tree:
-        trees["baseline tree"] = args.baseline_tree.resolve()
+    for other in args.baseline_tree:
+        trees[other.resolve().name] = other.resolve()
     runs: dict[str, list[dict[str, float]]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -111,7 +118,7 @@ def main() -> None:
         for r in range(args.rounds):
             runs.setdefault("naive pandas reference", []).append(measure(naive, ROOT))
             for name, tree in trees.items():
-                cmds = commands(log, work, f"{name.split()[0]}{r}")
+                cmds = commands(log, work, f"{name.replace(' ', '_')}{r}")
                 train = measure(cmds["train"], tree)
                 score = measure(cmds["score"], tree)
                 both = {
