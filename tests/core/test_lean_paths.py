@@ -74,3 +74,21 @@ def test_score_imports_neither_torch_nor_shap(tmp_path) -> None:
             [sys.executable, "-c", code, *args], capture_output=True, text=True, cwd=REPO
         )
         assert out.stdout.strip().splitlines()[-1] == "0 []", out.stdout + out.stderr
+
+
+def test_fits_side_by_side_give_what_fits_in_turn_give(monkeypatch) -> None:
+    """The thread pool only reorders work: CV, backtest, final model and scores are the same."""
+    import churn_core.fit_pool as fit_pool
+
+    log = _base_log(n_users=250)
+    cfg = ChurnConfig().with_(label={"horizon_days": 30})
+    runs = {}
+    for threads in (1, 2):
+        monkeypatch.setattr(fit_pool, "fit_threads", lambda threads=threads: threads)
+        runs[threads] = train(log, cfg, as_of=AS_OF)
+    one, two = runs[1], runs[2]
+    pd.testing.assert_frame_equal(one.cv.folds, two.cv.folds, rtol=1e-9)
+    pd.testing.assert_frame_equal(one.backtest.folds, two.backtest.folds, rtol=1e-9)
+    pd.testing.assert_frame_equal(one.backtest.baseline, two.backtest.baseline, rtol=1e-9)
+    pd.testing.assert_frame_equal(one.scores, two.scores, rtol=1e-9)
+    assert one.threshold == pytest.approx(two.threshold, rel=1e-9)
