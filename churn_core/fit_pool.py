@@ -13,6 +13,7 @@ own threads, and its per-batch progress must reach the caller's progress bar in 
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -45,11 +46,23 @@ def fit_pool(encoder_cfg: EncoderConfig | None = None) -> Iterator[Executor | No
     from threadpoolctl import threadpool_limits
 
     pool = ThreadPoolExecutor(n, thread_name_prefix="churn-fit")
-    try:
-        with threadpool_limits(1):
-            yield pool
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+    # scikit-learn's joblib wrapper (inside every ColumnTransformer) empties and restores the
+    # process-wide warning filters around each call, which is not thread-safe: filters are
+    # put back as they were once the pool is done, and its false alarm that `delayed` was used
+    # without its `Parallel` (seen when another thread had the filters emptied) is dropped.
+    with warnings.catch_warnings():
+        shown = warnings.showwarning
+
+        def show(message, category, *args, **kwargs) -> None:
+            if "sklearn.utils.parallel.delayed" not in str(message):
+                shown(message, category, *args, **kwargs)
+
+        warnings.showwarning = show
+        try:
+            with threadpool_limits(1):
+                yield pool
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 def submit(pool: Executor | None, fn: Callable[..., T], *args) -> Future[T]:

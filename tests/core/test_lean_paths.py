@@ -92,3 +92,21 @@ def test_fits_side_by_side_give_what_fits_in_turn_give(monkeypatch) -> None:
     pd.testing.assert_frame_equal(one.backtest.baseline, two.backtest.baseline, rtol=1e-9)
     pd.testing.assert_frame_equal(one.scores, two.scores, rtol=1e-9)
     assert one.threshold == pytest.approx(two.threshold, rel=1e-9)
+
+
+def test_fit_pool_leaves_the_warning_filters_as_they_were(monkeypatch) -> None:
+    """scikit-learn's joblib wrapper resets the process-wide warning filters per call; with
+    fits in threads the pool must hand them back unchanged, without its false alarm."""
+    import warnings
+
+    import churn_core.fit_pool as fit_pool
+
+    monkeypatch.setattr(fit_pool, "fit_threads", lambda: 2)
+    cfg = ChurnConfig().with_(label={"horizon_days": 30})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        warnings.filterwarnings("ignore", message="a marker filter")
+        before = list(warnings.filters)
+        train(_base_log(n_users=200, seed=1), cfg, as_of=AS_OF)
+        assert warnings.filters == before
+    assert not [w for w in caught if "sklearn.utils.parallel.delayed" in str(w.message)]
