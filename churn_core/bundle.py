@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import platform
+import sys
 import zipfile
 from dataclasses import asdict
 from importlib import metadata
@@ -51,8 +52,7 @@ def save_model(
 
     With ``root``, ``directory`` must stay inside it (else :class:`ModelBundleError`).
     """
-    import skops.io as sio
-
+    sio = skops_io()
     out = Path(directory) if root is None else inside_root(root, directory)
     out.mkdir(parents=True, exist_ok=True)
     pipe = model.pipeline
@@ -89,6 +89,30 @@ def save_model(
     (out / "bundle.json").write_text(json.dumps(manifest, indent=2, default=str))
     log.info("saved model bundle to %s", out)
     return out
+
+
+def skops_io():
+    """``skops.io``, imported without importing all of scikit-learn (and torch with it).
+
+    At import, skops builds its default list of trusted types by walking and importing every
+    scikit-learn package (``sklearn.utils.all_estimators``), sklearn's torch adapter included:
+    about 400 modules and torch, 2 s of ``churn score``'s start-up. This bundle never relies on
+    that default: ``load_model`` asks skops which types of the file are not trusted by default,
+    refuses any outside ``TRUSTED_PREFIXES`` and passes the rest explicitly. So skops is
+    imported with an empty estimator list: the same types are accepted and refused, and
+    skops' own default only gets stricter.
+    """
+    if "skops.io" in sys.modules:
+        return sys.modules["skops.io"]
+    import sklearn.utils
+
+    walk = sklearn.utils.all_estimators
+    sklearn.utils.all_estimators = lambda type_filter=None: []
+    try:
+        import skops.io as sio
+    finally:
+        sklearn.utils.all_estimators = walk
+    return sio
 
 
 def inside_root(root: str | Path, directory: str | Path) -> Path:
@@ -153,7 +177,7 @@ def load_model(
 
 
 def _load_model(d: Path, manifest_path: Path) -> tuple[ChurnModel, ChurnConfig, dict]:
-    import skops.io as sio
+    sio = skops_io()
 
     manifest = json.loads(manifest_path.read_text())
     version = manifest.get("format_version") if isinstance(manifest, dict) else None
