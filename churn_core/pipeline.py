@@ -169,7 +169,8 @@ def train(
         final, scoring = None, None
         if pool is not None:  # the final fit, the longest, first; then the scoring table
             final = submit(pool, final_pipeline, table, model_cfg, enc)
-            scoring = submit(pool, scoring_table, hist, as_of, event_types, max_events, horizon)
+            if not _out_of_core(hist):  # an out-of-core source is scored in batches below
+                scoring = submit(pool, scoring_table, hist, as_of, event_types, max_events, horizon)
         cv, calibrator = cross_validate(
             sample, model_cfg, enc, progress=lambda s, f: say(s, 0.25 + 0.4 * f), pool=pool
         )
@@ -234,8 +235,8 @@ def score_users(
     An out-of-core :class:`EventSource` is scored in batches of ``config.engine.batch_users``
     users; its features are then kept for the riskiest batch only (see ``_score_batches``).
     """
-    if isinstance(log_, EventSource) and log_.frame is None:
-        return _score_batches(model, log_, as_of, config)
+    if _out_of_core(log_):
+        return _score_batches(model, log_, as_of, config)  # type: ignore[arg-type]
     table = scoring_table(
         log_, as_of, model.event_types, model.max_events, config.label.horizon_days
     )
@@ -260,6 +261,11 @@ def score_table(
     feats = table.X.drop(columns=["sequence"], errors="ignore").iloc[order].reset_index(drop=True)
     feats.insert(0, "user_id", scores["user_id"].to_numpy())
     return scores, feats
+
+
+def _out_of_core(log_: EventLog | EventSource) -> bool:
+    """A source with no in-memory frame behind it (files, Spark): score it in batches."""
+    return isinstance(log_, EventSource) and log_.frame is None
 
 
 SCORE_COLUMNS = ("recency_days", "tenure_days", "monetary")  # what ``score_frame`` reads
