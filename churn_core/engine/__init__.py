@@ -1,0 +1,1 @@
+"""Engines that compute the shared SQL feature definitions (DuckDB, Spark)."""
