@@ -373,12 +373,3 @@ def to_pandas_events(events: SparkEvents) -> pd.DataFrame:
     frame["timestamp"] = pd.to_datetime(frame.pop("ts_us").to_numpy(np.int64), unit="us")
     cols = ["user_id", "timestamp", "event_type", "amount", "item_id", "category"]
     return frame[cols].sort_values(["user_id", "timestamp"], kind="stable").reset_index(drop=True)
-
-
-def pick_event_types(events: SparkEvents, max_types: int) -> tuple[str, ...]:
-    """``features.pick_event_types`` on Spark: the most frequent few types, never cancels."""
-    from churn_core.events import CANCEL_EVENTS
-
-    counts = events.event_type_counts()
-    counts = counts[~counts.index.isin(CANCEL_EVENTS)]
-    return tuple(sorted(counts.index[:max_types].tolist()))

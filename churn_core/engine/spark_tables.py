@@ -105,11 +105,15 @@ def scoring_aggregates(
 
 def scoring_bgnbd(raw: DataFrame, max_users: int | None = None, seed: int = 0) -> dict:
     """BG/NBD parameters per cutoff, fitted on the driver from three columns per user
-    (all users, or a sample of about ``max_users`` of them)."""
+    (all users, or a sample of about ``max_users`` of them).
+
+    Rows are sorted by user id first: the fit's sums, hence its optimum to ~1e-4, depend on
+    the row order, and the local engine fits users in that order."""
     small = raw.select(*BGNBD_COLUMNS)
     if max_users is not None:
         small = _sampled_users(small, max_users, small.count(), seed)
-    return fit_bgnbd_params(small.toPandas())
+    rows = small.toPandas().sort_values(["cutoff_us", "user_id"], kind="stable")
+    return fit_bgnbd_params(rows.reset_index(drop=True))
 
 
 def scoring_features(
