@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import warnings
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -36,6 +37,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 EVENTS_VIEW = "events"
+# PySpark 4.3 warns on every import under pandas 3; the Arrow paths used here are tested
+_PANDAS_NOTICE = "PySpark does not yet fully support pandas"
 MAX_UNREADABLE_TIMES = 0.05  # as churn_core.ingest: more unreadable timestamps is a problem
 # SQL settings every session gets (also under spark-submit): the shared SQL relies on them
 SESSION_SQL_CONF = {
@@ -69,12 +72,15 @@ def spark_session(
         raise EventDataError(
             ["--engine spark needs PySpark: pip install 'churn-core[spark]' (and Java 17)."]
         ) from exc
+    warnings.filterwarnings("ignore", _PANDAS_NOTICE, FutureWarning)
     active = SparkSession.getActiveSession()
     submitted = os.environ.get("PYSPARK_GATEWAY_PORT") and SparkConf().contains("spark.master")
     if active is None and not submitted:
         cores = cores or max(1, min(os.cpu_count() or 1, 4))
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+        # the Python workers inherit this: no pandas-version notice per task on stderr
+        os.environ.setdefault("PYTHONWARNINGS", f"ignore:{_PANDAS_NOTICE}:FutureWarning")
         conf = {
             "spark.ui.enabled": "false",
             "spark.ui.showConsoleProgress": "false",

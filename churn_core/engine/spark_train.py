@@ -176,3 +176,26 @@ def score_spark(
         raise EventDataError([f"No events before {as_of:%Y-%m-%d}: there is nobody to score."])
     log.info("scored %d users on Spark (%s)", len(scored), ", ".join(SCORE_FEATURES))
     return finish_scores(scored, config.targeting, config.label.horizon_days, events.has_amount)
+
+
+def open_events(path: str, config: ChurnConfig, say: Progress, pseudonymize: str | None = None):
+    """The CLI's ``--engine spark`` reader: a session (``[engine] threads`` cores and
+    ``memory_limit`` driver memory in local mode) and the canonical events of ``path``."""
+    from churn_core.engine.spark import read_events, spark_session
+
+    if pseudonymize:
+        raise EventDataError(
+            [
+                "--pseudonymize is not supported with --engine spark yet: pseudonymise the "
+                "user ids upstream, or use --engine local."
+            ]
+        )
+    eng = config.engine
+    memory = (eng.memory_limit or "1g").lower().removesuffix("b")
+    say("starting Spark", 0.0)
+    spark = spark_session(cores=eng.threads, driver_memory=memory)
+    say(f"reading {path} (Spark)", 0.0)
+    events = read_events(spark, path, config.schema)
+    for line in events.report.lines():
+        say(line, 0.0)
+    return events
