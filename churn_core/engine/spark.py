@@ -65,6 +65,7 @@ def spark_session(
     UI, ``shuffle_partitions`` (default ``2 * cores``) small partitions and Arrow on, and
     its Python workers run this interpreter.
     """
+    warnings.filterwarnings("ignore", _PANDAS_NOTICE, FutureWarning)
     try:
         from pyspark import SparkConf
         from pyspark.sql import SparkSession
@@ -72,7 +73,6 @@ def spark_session(
         raise EventDataError(
             ["--engine spark needs PySpark: pip install 'churn-core[spark]' (and Java 17)."]
         ) from exc
-    warnings.filterwarnings("ignore", _PANDAS_NOTICE, FutureWarning)
     active = SparkSession.getActiveSession()
     submitted = os.environ.get("PYSPARK_GATEWAY_PORT") and SparkConf().contains("spark.master")
     if active is None and not submitted:
@@ -277,10 +277,10 @@ def read_events(
         cols.drop_reason.alias("drop_reason"),
         cols.bad_amounts.alias("bad_amount"),
     )
+    if cache:  # one pass over the files: the counts fill the cache the features read
+        tagged = tagged.persist()
     counts = _drop_counts(tagged)
     frame = tagged.where(tagged["drop_reason"].isNull()).select(*cols.columns)
-    if cache:
-        frame = frame.persist()
     rows_read = int(sum(c["rows"] for c in counts))
     dropped = tuple((c["drop_reason"], int(c["rows"])) for c in counts if c["drop_reason"])
     kept = [c for c in counts if c["drop_reason"] is None]
@@ -353,14 +353,16 @@ def _problems(
     before_time = rows_kept + sum(
         n for r, n in dropped if not r.startswith(("repeated", "missing user", "missing time"))
     )
-    if rows_kept == 0:
+    fix = "Pass --time-format or choose another column with --time-col."
+    if unreadable and unreadable == before_time:
+        problems.append(f"No value in column {time_col} could be read as a timestamp. {fix}")
+    elif rows_kept == 0:
         reasons = "; ".join(f"{n:,} {r}" for r, n in dropped)
         problems.append(f"No usable rows remain ({reasons}). Check the column mapping.")
     elif unreadable >= MAX_UNREADABLE_TIMES * max(before_time, 1):
         problems.append(
             f"{unreadable:,} of {before_time:,} values in column {time_col} "
-            f"({unreadable / before_time:.0%}) could not be read as timestamps. Pass "
-            "--time-format or choose another column with --time-col."
+            f"({unreadable / before_time:.0%}) could not be read as timestamps. {fix}"
         )
     if n_bad_amount * 2 > max(rows_kept, 1):
         problems.append(

@@ -118,6 +118,7 @@ def _number(name: str, sample: pd.DataFrame) -> tuple[Column, Column]:
     text = _text(name)
     stripped = sf.regexp_replace(text, _CURRENCY, "")
     shown = sample[name].dropna().astype("str") if name in sample else pd.Series(dtype="str")
+    shown = shown[pd.to_numeric(shown, errors="coerce").isna()]  # only cells a cast misreads
     shown = shown.str.replace(r"[£$€¥\s\u00a0']", "", regex=True)
     if shown.str.contains(r",\d{1,2}$|,\d{4,}$|\.\d{3},\d+$").any():
         retry = sf.regexp_replace(sf.regexp_replace(stripped, "\\.", ""), ",", ".")
