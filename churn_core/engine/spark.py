@@ -18,7 +18,7 @@ import warnings
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import pandas as pd
@@ -111,6 +111,11 @@ def spark_session(
     for key, value in SESSION_SQL_CONF.items():
         active.conf.set(key, value)
     return active
+
+
+def collect(frame: DataFrame) -> pd.DataFrame:
+    """A Spark frame on the driver as pandas (via Arrow): only for bounded results."""
+    return cast(pd.DataFrame, frame.toPandas())
 
 
 def _paths(paths: str | os.PathLike | list) -> list[str]:
@@ -233,7 +238,7 @@ class SparkEvents:
 
     def event_type_counts(self) -> pd.Series:
         """Events per type (for ``pick_event_types``), most frequent first."""
-        counts = self.frame.groupBy("event_type").count().toPandas()
+        counts = collect(self.frame.groupBy("event_type").count())
         return counts.set_index("event_type")["count"].sort_values(ascending=False)
 
 
@@ -263,7 +268,7 @@ def read_events(
     paths_ = _paths(paths)
     raw = read_raw(spark, paths_)
     texts = raw.select([raw[f"`{c}`"].cast("string").alias(c) for c in raw.columns])
-    sample = texts.limit(sample_rows).toPandas().astype("str")
+    sample = collect(texts.limit(sample_rows)).astype("str")
     if sample.empty:
         raise EventDataError([f"'{paths_[0]}' has no data rows. Export the whole log again."])
     det = detect_schema(sample, schema)
@@ -377,7 +382,7 @@ def _problems(
 def to_pandas_events(events: SparkEvents) -> pd.DataFrame:
     """The canonical rows with ``timestamp`` (datetime64) as an ``EventLog`` frame has them:
     for tests and small logs only (it collects every event to the driver)."""
-    frame = events.frame.toPandas()
+    frame = collect(events.frame)
     frame["timestamp"] = pd.to_datetime(frame.pop("ts_us").to_numpy(np.int64), unit="us")
     cols = ["user_id", "timestamp", "event_type", "amount", "item_id", "category"]
     return frame[cols].sort_values(["user_id", "timestamp"], kind="stable").reset_index(drop=True)

@@ -17,6 +17,7 @@ import pandas as pd
 
 from churn_core.config import LabelSpec
 from churn_core.engine.derive import derive_features, fit_bgnbd_params
+from churn_core.engine.spark import collect
 from churn_core.engine.sql import aggregates_sql, labels_sql, population_sql
 from churn_core.table import FeatureTable
 
@@ -74,7 +75,7 @@ def training_table(
     joined = raw.join(labels, ["user_id", "cutoff_us"]).orderBy(
         raw["cutoff_us"].desc(), raw["user_id"]
     )
-    pdf = joined.toPandas()
+    pdf = collect(joined)
     if pdf.empty:
         return FeatureTable(pd.DataFrame(), np.array([], dtype=np.int8), np.array([]), np.array([]))
     X = derive_features(pdf, event_types, log_start, spec.horizon_days)
@@ -112,7 +113,7 @@ def scoring_bgnbd(raw: DataFrame, max_users: int | None = None, seed: int = 0) -
     small = raw.select(*BGNBD_COLUMNS)
     if max_users is not None:
         small = _sampled_users(small, max_users, small.count(), seed)
-    rows = small.toPandas().sort_values(["cutoff_us", "user_id"], kind="stable")
+    rows = collect(small).sort_values(["cutoff_us", "user_id"], kind="stable")
     return fit_bgnbd_params(rows.reset_index(drop=True))
 
 
@@ -124,7 +125,7 @@ def scoring_features(
     horizon_days: float,
 ) -> pd.DataFrame:
     """The scoring features of every user (sorted by user id), collected: tests, small logs."""
-    raw = scoring_aggregates(events, as_of, event_types).orderBy("user_id").toPandas()
+    raw = collect(scoring_aggregates(events, as_of, event_types).orderBy("user_id"))
     X = derive_features(raw, event_types, log_start, horizon_days)
     X.insert(0, "user_id", raw["user_id"].to_numpy())
     return X.reset_index(drop=True)

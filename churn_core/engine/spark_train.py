@@ -17,7 +17,7 @@ import pandas as pd
 
 from churn_core.config import ChurnConfig
 from churn_core.crossval import backtest, cross_validate, fit_final, search
-from churn_core.engine.spark import SparkEvents
+from churn_core.engine.spark import SparkEvents, collect
 from churn_core.engine.spark_score import (
     SCORE_FEATURES,
     finish_scores,
@@ -163,13 +163,13 @@ def score_spark(
         if reasons:
             from churn_core.engine.derive import derive_features
 
-            some = raw.limit(REFERENCE_ROWS).toPandas()
+            some = collect(raw.limit(REFERENCE_ROWS))
             reference = reference_row(
                 derive_features(some, model.event_types, start, horizon, params)
             )
-        scored = score_partitions(
-            raw, model_dir, model.event_types, start, horizon, params, reference
-        ).toPandas()
+        scored = collect(
+            score_partitions(raw, model_dir, model.event_types, start, horizon, params, reference)
+        )
     finally:
         raw.unpersist()
     if scored.empty:

@@ -9,6 +9,7 @@ scores it with ``mapInPandas``.
 from __future__ import annotations
 
 import gzip
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -217,5 +218,21 @@ def test_missing_path_and_unreadable_bundle_are_refused_with_a_fix(tmp_path):
 
     with pytest.raises(EventDataError, match="was not found"):
         read_events(None, str(tmp_path / "nope.csv"))  # refused before Spark is asked
-    with pytest.raises(ModelBundleError, match="--files"):
+    with pytest.raises(ModelBundleError, match="--archives no-bundle.zip#no-bundle"):
         resolve_bundle(str(tmp_path / "no-bundle"))
+
+
+def test_a_bundle_shipped_with_add_file_is_found_on_the_executors(spark, local_bundle, tmp_path):
+    """What --archives / addFile does on a cluster: the path does not exist, the copy does."""
+    from churn_core.engine.spark_score import bundle_model, resolve_bundle
+
+    path, model, _ = local_bundle
+    spark.sparkContext.addFile(str(path), recursive=True)
+    elsewhere = str(tmp_path / "not-on-this-node" / path.name)
+
+    def where(_rows):
+        yield pd.DataFrame({"found": [str(resolve_bundle(elsewhere))]})
+
+    found = spark.range(1).mapInPandas(where, "found string").collect()[0]["found"]
+    assert found != elsewhere and (Path(found) / "bundle.json").is_file()
+    assert bundle_model(elsewhere).event_types == model.event_types
