@@ -9,13 +9,16 @@ per partition (Spark ``mapInPandas``).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from churn_core.bgnbd import BgNbdParams, apply_bgnbd, fit_bgnbd
 from churn_core.engine.sql import DECAY_HALF_LIVES, US_PER_DAY, WINDOWS, cutoff_us
 from churn_core.features import NO_EVENT_DAYS
+
+if TYPE_CHECKING:
+    from churn_core.bgnbd import BgNbdParams
 
 KEY_COLUMNS = ("user_id", "cutoff_us")
 
@@ -61,6 +64,8 @@ def fit_bgnbd_params(raw: pd.DataFrame) -> dict[int, BgNbdParams | None]:
     Fitted on every (user, cutoff) row of that cutoff: the whole population, as the
     single-cutoff computation did. Needs only the three BG/NBD inputs per row.
     """
+    from churn_core.bgnbd import fit_bgnbd  # scipy: only when features are built
+
     out: dict[int, BgNbdParams | None] = {}
     cut = raw["cutoff_us"].to_numpy()
     repeat, last, age = bgnbd_inputs(raw)
@@ -106,6 +111,8 @@ def derive_features(
     for h in DECAY_HALF_LIVES:
         f[f"decayed_days_{h}"] = _col(raw, f"decayed_days_{h}", 0.0)
     f["recency_over_max_gap"] = recency / (np.nan_to_num(max_gap, nan=0.0) + 1)
+
+    from churn_core.bgnbd import apply_bgnbd
 
     p_alive, p_quiet = np.empty(n), np.empty(n)
     repeat, last, age = active - 1, tenure - recency, tenure
