@@ -46,6 +46,16 @@ def _privacy_flag(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _engine_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--engine",
+        choices=ENGINES,
+        help="local: read the log into memory (default); duckdb: read CSV, CSV.gz, Parquet or "
+        "a folder of Parquet out of core (settings: the [engine] table of --config); spark: "
+        "PySpark in local mode, or the cluster spark-submit configured (any path Spark reads)",
+    )
+
+
 def _mapping_flags(p: argparse.ArgumentParser) -> None:
     """One flag per row of the mapping-field table (``churn_core.fields``)."""
     g = p.add_argument_group("column mapping (auto-detected when omitted)")
@@ -98,16 +108,6 @@ def _label_flags(p: argparse.ArgumentParser, required: bool) -> None:
         "for up to N epochs with early stopping (default 0: off)",
     )
     p.add_argument("--seed", type=int, help="random seed (default 0)")
-
-
-def _engine_flag(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--engine",
-        choices=ENGINES,
-        help="where features are computed: local (in memory, default), duckdb (out of core) or "
-        "spark (PySpark: local mode, or the cluster of spark-submit; EVENTS may be any path "
-        "Spark reads)",
-    )
 
 
 def _global_flags(p: argparse.ArgumentParser, default: object) -> None:
@@ -367,9 +367,11 @@ class _Progress:
         )
 
 
-def _load(args, schema, say):
+def _load(args, schema, say, engine=None):
     from churn_core.ingest import load_events
 
+    if engine is not None and engine.kind == "duckdb":
+        return _open(args, schema, say, engine)
     hasher = _pseudonymizer(args)
     say(f"reading {args.events}", 0.0)
     log = load_events(args.events, schema, pseudonymize=hasher)
@@ -378,6 +380,21 @@ def _load(args, schema, say):
     for line in log.report.lines():
         say(line, 0.0)
     return log
+
+
+def _open(args, schema, say, engine):
+    """The log opened out of core (``--engine duckdb``)."""
+    from churn_core.engine.files import open_source
+
+    if getattr(args, "pseudonymize", None):
+        raise ConfigError(
+            "--pseudonymize is not available with --engine duckdb yet; use --engine local."
+        )
+    say(f"opening {args.events} out of core (DuckDB)", 0.0)
+    source = open_source(args.events, schema, engine)
+    for line in source.report.lines():
+        say(line, 0.0)
+    return source
 
 
 def _pseudonymizer(args):
@@ -436,7 +453,7 @@ def cmd_train(args, say) -> int:
         events = open_events(args.events, cfg, say, getattr(args, "pseudonymize", None))
         run = train_spark(events, cfg, _timestamp(args.as_of, "--as-of"), progress=say)
     else:
-        log = _load(args, cfg.schema, say)
+        log = _load(args, cfg.schema, say, cfg.engine)
         run = train(log, cfg, _timestamp(args.as_of, "--as-of"), progress=say)
     summary = run.cv.summary["mean"].round(4).to_dict()
     save_model(
@@ -474,11 +491,26 @@ def cmd_score(args, say) -> int:
     from churn_core.targets import join_reasons
 
     model, cfg, _ = load_model(args.model_dir)
-    cfg = config_from_args(args, base=cfg)
+    # the bundle's engine settings, but the engine itself is chosen here (default: local)
+    cfg = config_from_args(args, base=cfg.with_(engine={"kind": "local"}))
     if cfg.engine.kind == "spark":
         return _score_spark(args, model, cfg, say)
-    log = _load(args, cfg.schema, say)
+    log = _load(args, cfg.schema, say, cfg.engine)
     as_of = _timestamp(args.as_of, "--as-of") or log.default_as_of()
+    meta = {
+        "as_of": f"{as_of:%Y-%m-%d %H:%M}",
+        "horizon_days": cfg.label.horizon_days,
+        "model": cfg.model.classifier,
+        "source": Path(args.events).name,
+    }
+    if cfg.engine.kind == "duckdb":  # batches of users, written as they are scored
+        from churn_core.engine.scoring import score_to_file
+
+        out, n = score_to_file(
+            model, log.before(as_of), as_of, cfg, args.out, meta, args.raw_export, say
+        )
+        print(f"wrote {n:,} users to {out}")
+        return 0
     say("scoring", 0.5)
     table = scoring_table(
         log.before(as_of), as_of, model.event_types, model.max_events, cfg.label.horizon_days
@@ -488,12 +520,6 @@ def cmd_score(args, say) -> int:
     ids = pd.Index(table.user_id.astype(str))
     reasons = explain_model(model, table.X, ids, sample_background(table.X)).reasons
     scores = join_reasons(scores, reasons)
-    meta = {
-        "as_of": f"{as_of:%Y-%m-%d %H:%M}",
-        "horizon_days": cfg.label.horizon_days,
-        "model": cfg.model.classifier,
-        "source": Path(args.events).name,
-    }
     out = write_export(scores, args.out, meta, raw=args.raw_export)
     print(f"wrote {len(scores):,} users to {out}")
     return 0

@@ -25,13 +25,15 @@ import itertools
 import logging
 import os
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 import pandas as pd
 
-from churn_core.config import SchemaConfig
+from churn_core.config import EngineConfig, SchemaConfig
 from churn_core.errors import EventDataError, Problem
 from churn_core.events import PURCHASE, ValidationReport
 from churn_core.ingest import (
@@ -52,13 +54,19 @@ from churn_core.timestamps import (
     parse_timestamps,
 )
 
+if TYPE_CHECKING:
+    from churn_core.engine.source import EventSource
+
 logger = logging.getLogger(__name__)
+Progress = Callable[[str, float], None]
 
 SAMPLE_ROWS = 50_000
 _DEFAULT_SCHEMA = SchemaConfig()  # frozen, so sharing one default is safe
+_DEFAULT_ENGINE = EngineConfig(kind="duckdb")
+_CSV_BUFFER = 4 * 2**20  # DuckDB's default (32 MiB) alone exceeds a small memory_limit
 _GZIP = b"\x1f\x8b"
 _LOCAL = "Use --engine local (the in-memory reader) for this file."
-_STRIP = "' ' || chr(9) || chr(10) || chr(11) || chr(12) || chr(13)"
+_WHITESPACE = "' \t\n\x0b\x0c\r'"  # str.strip()'s ASCII whitespace, as a SQL literal
 _CONTROL = r"'[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]'"
 _LO_US = int(pd.Timestamp("1900-01-01").value // 1000)
 _HI_US = int(pd.Timestamp("2169-12-31").value // 1000)
@@ -104,6 +112,7 @@ def open_events(
     schema: SchemaConfig = _DEFAULT_SCHEMA,
     sample_rows: int = SAMPLE_ROWS,
     table: str = "events",
+    progress: Progress | None = None,
 ) -> FileLog:
     """Validate ``path`` out of core into the table ``table`` of ``con``.
 
@@ -111,7 +120,9 @@ def open_events(
     CSV files, or a glob. Raises :class:`EventDataError` listing every problem, like
     ``churn_core.ingest.validate_events``.
     """
+    say = progress or (lambda stage, fraction: None)
     con.execute("SET TimeZone = 'UTC'")
+    say("detecting the columns on a sample", 0.0)
     sample, scan = _sample_and_scan(con, path, sample_rows)
     sample, personal = _drop_personal_columns(sample, schema)
     det = detect_schema(sample, schema)
@@ -126,6 +137,7 @@ def open_events(
         )
     build = _Build(con, scan, sample, det, schema, table)
     build.notes = list(checks.notes)
+    build.say = say
     log = build.run()
     report = ValidationReport(
         rows_read=build.rows_read,
@@ -144,7 +156,7 @@ def open_events(
 # -- reading ---------------------------------------------------------------------------------
 
 
-def _files(path: str | os.PathLike) -> tuple[list[str], str]:
+def event_files(path: str | os.PathLike) -> tuple[list[str], str]:
     """The files behind ``path`` (a file, folder or glob) and a name for messages."""
     text = str(path)
     if any(ch in text for ch in "*?["):
@@ -174,7 +186,7 @@ def _magic(path: str) -> bytes:
 def _sample_and_scan(
     con: duckdb.DuckDBPyConnection, path: str | os.PathLike, n: int
 ) -> tuple[pd.DataFrame, _Scan]:
-    files, name = _files(path)
+    files, name = event_files(path)
     magic = _magic(files[0])
     if magic == b"PK\x03\x04":
         raise EventDataError([f"'{name}' is a ZIP archive or Excel workbook. {_LOCAL}"])
@@ -203,7 +215,7 @@ def _sample_and_scan(
         f"read_csv([{listed}], delim = {_lit(attrs['delimiter'])}, quote = '\"', "
         f"escape = '\"', header = {str(bool(attrs['header'])).lower()}, "
         f"columns = {{{columns}}}, auto_detect = false, nullstr = [{nulls}], "
-        f"null_padding = true, encoding = {_lit(encoding)}, "
+        f"null_padding = true, encoding = {_lit(encoding)}, buffer_size = {_CSV_BUFFER}, "
         f"compression = {_lit('gzip' if magic[:2] == _GZIP else 'none')})"
     )
     return sample, _Scan(sql, name, dict.fromkeys(sample.columns, "VARCHAR"))
@@ -234,13 +246,25 @@ def _lit(text: str) -> str:
     return "'" + str(text).replace("'", "''") + "'"
 
 
+def _out_of_memory(name: str, exc: Exception) -> str:
+    first = str(exc).splitlines()[0]
+    return (
+        f"Reading '{name}' ran out of memory ({first}). Raise memory_limit in the [engine] "
+        "table of the config, or set temp_directory to a disk with free space."
+    )
+
+
 def _count(condition: str) -> str:
     """Rows where ``condition`` holds (0, not NULL, when it never does)."""
     return f"count_if(coalesce({condition}, false))"
 
 
 def _strip(expr: str) -> str:
-    return f"trim({expr}, {_STRIP})"
+    """``str.strip()`` in SQL; trimming only values that need it is 2-3x faster."""
+    return (
+        f"(CASE WHEN ascii({expr}) > 32 AND ascii({expr}[-1]) > 32 THEN {expr} "
+        f"ELSE trim({expr}, {_WHITESPACE}) END)"
+    )
 
 
 # -- the mapping and validation, in SQL ------------------------------------------------------
@@ -266,6 +290,7 @@ class _Build:
         self.notes: list[str] = []
         self.mapping: list[tuple[str, str]] = []
         self.rows_read = 0
+        self.say: Progress = lambda stage, fraction: None
 
     def col(self, fld: str) -> str | None:
         name = getattr(self.det, fld)
@@ -283,14 +308,18 @@ class _Build:
     def run(self) -> dict:
         user, time = self.col("user_col"), self.col("time_col")
         self.time_how, self.time_sql = self._time_parser(time) if time else ("", "NULL")
+        self.say("reading every row", 0.1)
         self._stage(user, time)
         try:
+            self.say("checking rows", 0.6)
             flags = self._flags()
             self._count_drops(user, time, flags)
             if self.problems:
                 raise EventDataError(self.problems)
+            self.say("writing the events table", 0.75)
             self._create_events(user, flags)
             meta = self._metadata()
+            self.say("done", 1.0)
             if self.problems:
                 self.con.execute(f"DROP TABLE IF EXISTS {_q(self.table)}")
                 raise EventDataError(self.problems)
@@ -307,8 +336,8 @@ class _Build:
         if time:
             t = self.text(time)
             cols.append(f"({t} IS NULL OR {_strip(t)} = '') AS t_missing")
-            cols.append(f"{self.time_sql} AS ts")
-            cols.append(f"{t} AS t_text")
+            cols.append(f"{self.time_sql} AS ts0")
+            cols.append(f"{t} AS t_raw")
         if ev := self.col("event_col"):
             cols.append(f"{_strip(self.text(ev))} AS e")
         if inv := self.col("invoice_col"):
@@ -324,10 +353,17 @@ class _Build:
         if cat and backup and backup != cat and backup in self.scan.types:
             self.backup = backup
             cols.append(f"nullif({_strip(self.text(backup))}, '') AS category_backup")
-        sql = f"CREATE OR REPLACE TEMP TABLE {_q(self.stage)} AS SELECT {', '.join(cols)} "
-        sql += f"FROM {self.scan.sql}"
+        outer = "*"
+        if time:  # times out of range are unreadable; the raw text is kept for examples only
+            ts = f"CASE WHEN ts0 BETWEEN {_LO_US} AND {_HI_US} THEN ts0 END"
+            text = f"CASE WHEN ({ts}) IS NULL THEN t_raw END"
+            outer = f"* EXCLUDE (ts0, t_raw), {ts} AS ts, {text} AS t_text"
+        sql = f"CREATE OR REPLACE TEMP TABLE {_q(self.stage)} AS SELECT {outer} "
+        sql += f"FROM (SELECT {', '.join(cols)} FROM {self.scan.sql})"
         try:
             self.con.execute(sql)
+        except duckdb.OutOfMemoryException as exc:
+            raise EventDataError([_out_of_memory(self.scan.name, exc)]) from exc
         except duckdb.Error as exc:
             raise EventDataError(
                 [
@@ -401,9 +437,7 @@ class _Build:
 
     @staticmethod
     def _in_range(us: str) -> str:
-        return (
-            f"(SELECT CASE WHEN v BETWEEN {_LO_US} AND {_HI_US} THEN v END FROM (SELECT {us} AS v))"
-        )
+        return us  # the staging query keeps [1900, 2169] (timestamps._naive_ns), once per row
 
     # -- whole-column decisions ------------------------------------------------------------
     def _flags(self) -> dict:
@@ -413,7 +447,8 @@ class _Build:
         for key in ("u", "item", "category", "category_backup"):
             if key in have:
                 aggs.append(
-                    f"coalesce(bool_and(regexp_full_match({key}, '-*[0-9]+\\.0')), false) "
+                    f"coalesce(bool_and(CASE WHEN NOT suffix({key}, '.0') THEN false "
+                    f"ELSE regexp_full_match({key}, '-*[0-9]+\\.0') END), false) "
                     f"AS dot0_{key}"
                 )
                 aggs.append(f"{_count(f'regexp_matches({key}, {_CONTROL})')} AS ctl_{key}")
@@ -747,3 +782,26 @@ class _Build:
                 f"No 'purchase' events in column {col} (values: {', '.join(sorted(found)[:8])}). "
                 "Map the value that means a purchase with --event-map (e.g. buy=purchase)."
             )
+
+
+def open_source(
+    path: str | os.PathLike,
+    schema: SchemaConfig = _DEFAULT_SCHEMA,
+    engine: EngineConfig = _DEFAULT_ENGINE,
+    progress: Progress | None = None,
+) -> EventSource:
+    """``path`` opened out of core as an :class:`EventSource` on a DuckDB engine with the
+    ``[engine]`` settings (threads, memory limit, spill directory); see :func:`open_events`."""
+    from churn_core.engine.duck import DuckEngine, DuckSettings
+    from churn_core.engine.source import EventSource
+
+    settings = DuckSettings(engine.threads, engine.memory_limit, engine.temp_directory)
+    duck = DuckEngine(settings)
+    try:
+        opened = open_events(duck.con, path, schema, engine.sample_rows, progress=progress)
+    except BaseException:
+        duck.close()
+        raise
+    source = EventSource(duck, "events", opened.report, opened.has_amount)
+    source._cache["types"] = sorted(opened.event_types)  # known already: no second scan
+    return source

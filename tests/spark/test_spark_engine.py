@@ -146,7 +146,7 @@ def test_cli_train_and_score_with_engine_spark(spark, tmp_path, capsys):
     bundle, out = tmp_path / "model", tmp_path / "scores.csv"
     args = ["--engine", "spark", "--horizon-days", "30", "-q"]
     assert main(["train", str(path), "--model-dir", str(bundle), *args]) == 0
-    assert main(["score", str(path), "--model-dir", str(bundle), "--out", str(out), "-q"]) == 0
+    assert main(["score", str(path), "--model-dir", str(bundle), "--out", str(out), *args[:2]]) == 0
     scores = pd.read_csv(out, comment="#", encoding="utf-8-sig")
     assert scores["user_id"].nunique() == len(scores) >= 150
     assert scores["churn_probability"].between(0, 1).all()
