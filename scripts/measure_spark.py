@@ -23,14 +23,12 @@ from churn_core.bundle import load_model, save_model
 from churn_core.config import ChurnConfig, LabelSpec
 from churn_core.datasets import demo_path, synthetic_events
 from churn_core.engine.spark import read_events, spark_session
-from churn_core.engine.spark_tables import training_table as spark_table
-from churn_core.engine.spark_train import pick_event_types, score_spark
+from churn_core.engine.spark_train import score_spark
 from churn_core.events import EventLog
 from churn_core.features import pick_event_types as local_types
 from churn_core.ingest import load_events
 from churn_core.labels import training_cutoffs
 from churn_core.pipeline import score_users, train
-from churn_core.table import training_table
 
 logging.basicConfig(level=logging.WARNING)
 
@@ -50,9 +48,9 @@ def measure(name: str, path: str, local: EventLog, spark, horizon: int) -> list[
     hist, shist = local.before(as_of), ev.before(as_of)
     cutoffs = training_cutoffs(hist, cfg.label, as_of)
     types = local_types(hist.frame)
-    assert pick_event_types(shist) == types
-    _, t_spark_tab = _timed(lambda: spark_table(shist, cfg.label, cutoffs, types, hist.start))
-    _, t_local_tab = _timed(lambda: training_table(hist, cfg.label, cutoffs, types))
+    assert local_types(shist.source()) == types
+    _, t_spark_tab = _timed(lambda: shist.source().training_table(cfg.label, cutoffs, types))
+    _, t_local_tab = _timed(lambda: hist.source().training_table(cfg.label, cutoffs, types))
     run = train(local, cfg)
     bundle = Path(tempfile.mkdtemp()) / "bundle"
     save_model(run.model, run.config, bundle, as_of=run.as_of, metrics={}, threshold=0.5)
@@ -65,7 +63,7 @@ def measure(name: str, path: str, local: EventLog, spark, horizon: int) -> list[
     rows = [
         ("spark", "read + validate", t_read),
         ("spark", f"training table ({len(cutoffs)} cutoffs)", t_spark_tab),
-        ("local", f"training table ({len(cutoffs)} cutoffs)", t_local_tab),
+        ("local (DuckDB)", f"training table ({len(cutoffs)} cutoffs)", t_local_tab),
         ("spark", "score bundle (with reasons)", t_spark_score),
         ("spark", "score bundle (no reasons)", t_spark_noreason),
         ("local", "score bundle (no reasons)", t_local_score),

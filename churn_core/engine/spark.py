@@ -15,6 +15,7 @@ import logging
 import os
 import sys
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -33,6 +34,8 @@ from churn_core.roles import SAMPLE_ROWS
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
+
+    from churn_core.engine.source import EventSource
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +119,54 @@ def spark_session(
 def collect(frame: DataFrame) -> pd.DataFrame:
     """A Spark frame on the driver as pandas (via Arrow): only for bounded results."""
     return cast(pd.DataFrame, frame.toPandas())
+
+
+class SparkEngine:
+    """The engine protocol of :class:`churn_core.engine.source.EventSource` on Spark:
+    shared SQL text in, pandas out. Relations are Spark temp views."""
+
+    def __init__(self, spark: SparkSession) -> None:
+        self.spark = spark
+        self._persisted: dict[str, DataFrame] = {}
+
+    def frame(self, sql: str) -> pd.DataFrame:
+        """Run ``sql`` and collect the whole result (via Arrow)."""
+        return collect(self.spark.sql(sql))
+
+    def batches(self, sql: str, rows: int = 100_000) -> Iterator[pd.DataFrame]:
+        """Run ``sql`` and yield the result in frames of at most ``rows`` rows, one Spark
+        partition at a time, so the driver holds one batch (plus one partition)."""
+        result = self.spark.sql(sql)
+        columns = result.columns
+        chunk: list = []
+        for row in result.toLocalIterator(prefetchPartitions=False):
+            chunk.append(tuple(row))
+            if len(chunk) >= rows:
+                yield pd.DataFrame.from_records(chunk, columns=columns)
+                chunk = []
+        if chunk:
+            yield pd.DataFrame.from_records(chunk, columns=columns)
+
+    def register(self, name: str, frame: pd.DataFrame) -> None:
+        """A pandas frame as the temp view ``name`` (e.g. a population table)."""
+        self.spark.createDataFrame(frame).createOrReplaceTempView(name)
+
+    def unregister(self, name: str) -> None:
+        self.spark.catalog.dropTempView(name)
+
+    def materialize(self, name: str, sql: str) -> None:
+        """The result of ``sql`` computed once (cached, spilling to disk) as view ``name``."""
+        from pyspark import StorageLevel
+
+        result = self.spark.sql(sql).persist(StorageLevel.MEMORY_AND_DISK)
+        result.createOrReplaceTempView(name)
+        self._persisted[name] = result
+
+    def drop(self, name: str) -> None:
+        self.spark.catalog.dropTempView(name)
+        found = self._persisted.pop(name, None)
+        if found is not None:
+            found.unpersist()
 
 
 def _paths(paths: str | os.PathLike | list) -> list[str]:
@@ -235,6 +286,16 @@ class SparkEvents:
         """Run shared SQL text over this log (registered as ``events`` first)."""
         self.register()
         return self.spark.sql(text)
+
+    def source(self) -> EventSource:
+        """This log as an :class:`~churn_core.engine.source.EventSource` on a
+        :class:`SparkEngine`: what ``pipeline.train`` and the shared tables read."""
+        from churn_core.engine.source import EventSource
+
+        name = f"events_spark_{id(self.frame)}"
+        self.frame.createOrReplaceTempView(name)
+        until = None if self.upper_us is None else pd.Timestamp(self.upper_us, unit="us")
+        return EventSource(SparkEngine(self.spark), name, self.report, self.has_amount, until=until)
 
     def event_type_counts(self) -> pd.Series:
         """Events per type (for ``pick_event_types``), most frequent first."""

@@ -1,9 +1,9 @@
 """``--engine spark`` against the local engines on the bundled UCI retail log.
 
 Parity: the Spark reader's events equal the in-memory reader's; labels and features computed
-by Spark from the shared SQL equal DuckDB's (same SQL, in memory) and the numpy reference to
-1e-9 (relative); one bundle trained locally scores every user the same (1e-6) when Spark
-scores it with ``mapInPandas``.
+by Spark from the shared SQL equal DuckDB's (same SQL, in memory) and the numpy oracle to 1e-9
+(relative); training on Spark gives the local model; one bundle trained locally scores every
+user the same (1e-6) when Spark scores it with ``mapInPandas``.
 """
 
 from __future__ import annotations
@@ -16,15 +16,12 @@ import pandas as pd
 import pytest
 
 from churn_core.config import ChurnConfig, LabelSpec, SchemaConfig
-from churn_core.engine.derive import derive_features
-from churn_core.engine.duck import DuckEngine
 from churn_core.engine.spark import read_events, to_pandas_events
-from churn_core.engine.sql import aggregates_sql, labels_sql
 from churn_core.errors import EventDataError, ModelBundleError
 from churn_core.features import pick_event_types
 from churn_core.ingest import load_events
 from churn_core.labels import training_cutoffs
-from churn_core.table import training_table
+from tests.core.reference_features import reference_features, reference_labels
 from tests.core.test_engine_files import BAD, UCI
 
 pytestmark = pytest.mark.spark
@@ -75,29 +72,40 @@ def retail_cutoffs(retail_log):
 
 
 def test_spark_labels_and_features_equal_duckdb_and_numpy(spark_retail, retail_cutoffs):
-    from churn_core.engine.spark_tables import training_table as spark_table
-
     as_of, hist, cutoffs, types = retail_cutoffs
-    got = spark_table(spark_retail.before(as_of), SPEC, cutoffs, types, hist.start)
-
-    duck = DuckEngine()
-    duck.register_frame(hist.frame)
-    labels = duck.frame(labels_sql(SPEC, cutoffs))
-    duck.register("population", labels[["user_id", "cutoff_us"]])
-    raw = duck.frame(aggregates_sql("population", types))
-    duck_X = derive_features(raw, types, hist.start, SPEC.horizon_days)
-    numpy = training_table(hist, SPEC, cutoffs, types)
-
-    assert len(got.y) == len(labels) == len(numpy.y) > 10_000
-    assert (got.user_id == labels["user_id"].to_numpy()).all()
-    assert (got.user_id == numpy.user_id).all()
-    assert (got.y == labels["churned"].to_numpy()).all() and (got.y == numpy.y).all()
-    assert (got.cutoff == numpy.cutoff).all()
-    assert list(got.X.columns) == list(duck_X.columns) == list(numpy.X.columns)
+    got = spark_retail.before(as_of).source().training_table(SPEC, cutoffs, types)
+    duck = hist.source().training_table(SPEC, cutoffs, types)
+    assert len(got.y) == len(duck.y) > 10_000
+    assert (got.user_id == duck.user_id).all() and (got.cutoff == duck.cutoff).all()
+    assert (got.y == duck.y).all()
+    assert list(got.X.columns) == list(duck.X.columns)
     for col in got.X.columns:
-        assert _relative_gap(got.X[col], duck_X[col]) <= 1e-9, col
-        assert _relative_gap(got.X[col], numpy.X[col]) <= 1e-9, col
-    assert got.X["monetary"].sum() > 0 and got.y.mean() > 0.2  # real values, not all zeros
+        assert _relative_gap(got.X[col], duck.X[col]) <= 1e-9, col
+    # and the numpy oracle the SQL replaced, cutoff by cutoff
+    for t in cutoffs:
+        rows = got.cutoff == np.datetime64(t)
+        users = pd.Index(got.user_id[rows])
+        labels = reference_labels(hist, SPEC, t)
+        assert len(labels) == len(users) and (got.y[rows] == labels.reindex(users)).all()
+        want = reference_features(hist.before(t).frame, t, users, types, hist.start, 90.0)
+        for col in got.X.columns:
+            assert _relative_gap(got.X.loc[rows, col], want[col]) <= 1e-9, (t, col)
+    assert got.X["monetary"].sum() > 0 and 0.2 < got.y.mean() < 0.8  # real values
+
+
+def test_spark_trains_the_local_model(spark_retail, retail_log):
+    """``train --engine spark`` = ``pipeline.train`` on the Spark source: same scores."""
+    from churn_core.engine.spark_train import train_spark
+    from churn_core.pipeline import train
+
+    cfg = ChurnConfig(label=LabelSpec(horizon_days=60, n_cutoffs=2))
+    got, want = train_spark(spark_retail, cfg), train(retail_log, cfg)
+    both = want.scores.merge(got.scores, on="user_id", validate="1:1")
+    assert len(both) == len(want.scores) == len(got.scores) > 4_000
+    assert np.abs(both["churn_probability_x"] - both["churn_probability_y"]).max() <= 1e-6
+    assert got.cv.summary.loc["roc_auc", "mean"] == pytest.approx(
+        want.cv.summary.loc["roc_auc", "mean"], abs=1e-9
+    )
 
 
 @pytest.fixture(scope="module")
