@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from churn_core.errors import EventDataError
+from churn_core.errors import EventDataError, Problem
 from churn_core.events import PURCHASE
+from churn_core.fields import mapping_field
 from churn_core.layouts import DetectedSchema, category_fallback, normalise_events
 from churn_core.loading import NA_VALUES
 from churn_core.timestamps import (
@@ -193,10 +194,16 @@ def canonical_columns(
     mapping: list[tuple[str, str]] = []
     reasons: list[tuple[Column, str]] = []
     user_col, time_col = det.user_col, det.time_col
-    if user_col is None or time_col is None:
-        missing = "user id" if user_col is None else "timestamp"
+    if user_col is None or time_col is None:  # ingest's problems, worded the same way
+        seen = ", ".join(frame.columns[:30])
         raise EventDataError(
-            [f"No {missing} column found. Columns found: {', '.join(frame.columns)}."]
+            [
+                Problem(
+                    f"No {mapping_field(f).role} column found. Columns found: {seen}.", f, "name"
+                )
+                for f in ("user_col", "time_col")
+                if getattr(det, f) is None
+            ]
         )
     header = (sf.trim(sf.col(f"`{user_col}`").cast("string")) == user_col) & (
         sf.trim(sf.col(f"`{time_col}`").cast("string")) == time_col
