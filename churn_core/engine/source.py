@@ -233,7 +233,7 @@ class EventSource:
         users = lab["user_id"].to_numpy()
         stamps = np.array([np.datetime64(t) for t in cutoffs])
         if max_events:
-            X[SEQUENCE_COLUMN] = self._sequences(users, lab_rank, cutoffs, max_events)
+            X[SEQUENCE_COLUMN] = self.sequences(users, lab_rank, cutoffs, max_events)
             if progress:
                 progress("event sequences", 1.0)
         return FeatureTable(X, lab["churned"].to_numpy(np.int8), users, stamps[lab_rank])
@@ -251,10 +251,10 @@ class EventSource:
         as_of = pd.Timestamp(as_of)
         users = self.eligible(LabelSpec(), as_of)
         pop = pd.DataFrame({"user_id": users.to_numpy(), "cutoff_us": sql.cutoff_us(as_of)})
-        X = self.features(pop, event_types, horizon_days) if len(pop) else pd.DataFrame()
+        X = self.features(pop, event_types, horizon_days)
         u = users.to_numpy()
         if max_events and len(pop):
-            X[SEQUENCE_COLUMN] = self._sequences(u, np.zeros(len(u), int), [as_of], max_events)
+            X[SEQUENCE_COLUMN] = self.sequences(u, np.zeros(len(u), int), [as_of], max_events)
         return FeatureTable(X, None, u, np.full(len(u), np.datetime64(as_of)))
 
     def scoring_batches(
@@ -263,14 +263,16 @@ class EventSource:
         event_types: tuple[str, ...],
         horizon_days: float = 90.0,
         rows: int = 100_000,
+        max_events: int | None = None,
     ) -> Iterator[FeatureTable]:
         """The scoring table as of ``as_of`` in batches of about ``rows`` users.
 
         The raw aggregates are materialised on the engine (spilling to disk if needed),
         BG/NBD is fitted on all users from three columns, then batches stream through
         the derive step: memory stays bounded by ``rows``, whatever the log's size.
+        ``max_events`` adds the encoder's sequences, built per batch.
         """
-        from churn_core.table import FeatureTable
+        from churn_core.table import SEQUENCE_COLUMN, FeatureTable
 
         as_of = pd.Timestamp(as_of)
         stamp = np.datetime64(as_of)
@@ -286,40 +288,57 @@ class EventSource:
             start = self.start
             for raw in self.engine.batches(f"SELECT * FROM {agg} ORDER BY user_id", rows):
                 X = derive.derive_features(raw, event_types, start, horizon_days, params)
+                X = X.reset_index(drop=True)
                 users = raw["user_id"].to_numpy()
-                yield FeatureTable(
-                    X.reset_index(drop=True), None, users, np.full(len(users), stamp)
-                )
+                if max_events:
+                    rank = np.zeros(len(users), dtype=int)
+                    X[SEQUENCE_COLUMN] = self.sequences(users, rank, [as_of], max_events)
+                yield FeatureTable(X, None, users, np.full(len(users), stamp))
         finally:
             self.engine.drop(agg)
             self.engine.drop(pop)
 
-    def _sequences(
+    def sequences(
         self,
         users: np.ndarray,
         rank: np.ndarray,
         cutoffs: Sequence[pd.Timestamp],
         max_events: int,
     ) -> np.ndarray:
-        """The encoder's event sequences per row (pandas, from the in-memory frame)."""
+        """The encoder's event sequences per row (row ``i``: ``users[i]`` at
+        ``cutoffs[rank[i]]``), as ``sequences.build_sequences`` makes them.
+
+        From the in-memory frame when there is one; otherwise the engine selects only
+        each pair's last ``max_events + 1`` events (:func:`sql.sequences_sql`), so memory
+        follows users x ``max_events``, not the log. The lines of one merged event are
+        then taken in category order (an in-memory frame keeps its row order).
+        """
         from churn_core.sequences import build_sequences
 
-        frame = self.frame if self.frame is not None else self._frame_from_engine()
         out = np.empty(len(users), dtype=object)
+        rows = None
+        if self.frame is None and len(users):
+            name = f"sequence_pop_{next(_names)}"
+            stamps = np.array([sql.cutoff_us(t) for t in cutoffs], dtype=np.int64)
+            pop = pd.DataFrame({"user_id": users, "cutoff_us": stamps[rank]}).drop_duplicates()
+            self.engine.register(name, pop)
+            try:
+                rows = self.engine.frame(sql.sequences_sql(name, max_events, self.events))
+            finally:
+                self.engine.unregister(name)
+            rows.insert(2, "timestamp", pd.to_datetime(rows.pop("ts_us"), unit="us"))
+            with_category = self.has_categories
         for i, t in enumerate(cutoffs):
             m = rank == i
-            seq = build_sequences(frame, t, pd.Index(users[m]), max_events)
+            if not m.any():
+                continue
+            if rows is None:
+                seq = build_sequences(self.frame, t, pd.Index(users[m]), max_events)
+            else:
+                part = rows.loc[rows["cutoff_us"].to_numpy() == sql.cutoff_us(t)]
+                seq = build_sequences(part, t, pd.Index(users[m]), max_events, with_category)
             out[m] = seq.to_numpy()
         return out
-
-    def _frame_from_engine(self) -> pd.DataFrame:
-        """The canonical pandas frame of this source's events (not bounded in memory)."""
-        raw = self.engine.frame(
-            f"SELECT user_id, ts_us, event_type, amount, item_id, category FROM {self.events} "
-            "ORDER BY user_id, ts_us"
-        )
-        raw.insert(1, "timestamp", pd.to_datetime(raw.pop("ts_us"), unit="us"))
-        return raw
 
 
 _SOURCES: weakref.WeakKeyDictionary[EventLog, EventSource] = weakref.WeakKeyDictionary()
