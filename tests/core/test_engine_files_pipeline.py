@@ -189,3 +189,14 @@ def test_training_sample_is_whole_users_deterministic_and_bounded(retail):
     assert sample.n_events == int(per_user.loc[list(users)].sum())  # every event of each user
     assert sample.start == source.start  # features measured against the log, not the sample
     assert sample_users(source, 10**9) is source
+
+
+def test_cli_out_of_memory_is_one_line_with_the_fix(tmp_path, capsys):
+    from churn_core.cli import main
+
+    cfg = tmp_path / "tiny.toml"
+    cfg.write_text('[engine]\nkind = "duckdb"\nthreads = 1\nmemory_limit = "4MB"\n')
+    rc = main(["train", str(DEMO), "--model-dir", str(tmp_path / "m"), "--config", str(cfg), "-q"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "Traceback" not in err
+    assert "ran out of memory" in err and "memory_limit" in err and "[engine]" in err
