@@ -178,14 +178,24 @@ def _paths(paths: str | os.PathLike | list) -> list[str]:
 
 
 def _is_parquet(paths: list[str]) -> bool:
-    """Parquet by name, or a local folder holding Parquet files (partitioned or not)."""
+    """Parquet by name, a local folder holding Parquet files (partitioned or not), or a
+    cluster folder (``hdfs://…/events/``, ``s3a://…``) whose name has no text-file suffix."""
     for p in paths:
-        if p.rstrip("/").endswith((".parquet", ".pq")):
+        name = p.rstrip("/").lower()
+        if name.endswith((".parquet", ".pq")):
             return True
+        if name.endswith(_TEXT_SUFFIXES):
+            continue
         local = Path(p.removeprefix("file://"))
-        if local.is_dir() and next(local.rglob("*.parquet"), None) is not None:
+        if "://" not in p or p.startswith("file://"):
+            if local.is_dir() and next(local.rglob("*.parquet"), None) is not None:
+                return True
+        elif "." not in name.rsplit("/", 1)[-1]:
             return True
     return False
+
+
+_TEXT_SUFFIXES = (".csv", ".csv.gz", ".gz", ".txt", ".tsv", ".tsv.gz", ".bz2")
 
 
 def _check_local_paths(paths: list[str]) -> None:

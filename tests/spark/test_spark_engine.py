@@ -244,3 +244,16 @@ def test_a_bundle_shipped_with_add_file_is_found_on_the_executors(spark, local_b
     found = spark.range(1).mapInPandas(where, "found string").collect()[0]["found"]
     assert found != elsewhere and (Path(found) / "bundle.json").is_file()
     assert bundle_model(elsewhere).event_types == model.event_types
+
+
+def test_parquet_or_text_is_told_by_the_path(tmp_path):
+    from churn_core.engine.spark import _is_parquet
+
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "folder" / "part-0.parquet").write_bytes(b"PAR1")
+    assert _is_parquet([str(tmp_path / "folder")]) and _is_parquet(["s3a://shop/events.parquet"])
+    assert _is_parquet(["hdfs:///shop/events/"])  # a cluster folder: Parquet
+    assert not _is_parquet(["hdfs:///shop/events.csv.gz", str(tmp_path / "x.csv")])
+    (tmp_path / "csvs").mkdir()
+    (tmp_path / "csvs" / "a.csv").write_text("user_id,timestamp\n")
+    assert not _is_parquet([str(tmp_path / "csvs")])  # a local folder of CSV files
