@@ -200,8 +200,7 @@ SELECT e.user_id, p.cutoff_us, e.amount,
   CASE WHEN {_is_cancel("e.event_type")} THEN 0 ELSE 1 END AS act,
   CASE WHEN e.event_type = {quote(PURCHASE)} THEN 1 ELSE 0 END AS buy,
   CASE WHEN e.event_type = {quote("cart")} THEN 1 ELSE 0 END AS cart,
-  {type_code} AS tcode,
-  FLOOR(CAST(e.ts_us - p.cutoff_us AS DOUBLE) / {day}) AS day_idx
+  {type_code} AS tcode
 FROM {events} e JOIN pop p ON e.user_id = p.user_id AND e.ts_us < p.cutoff_us
 ),
 agg AS (
@@ -209,15 +208,30 @@ SELECT e.user_id, e.cutoff_us,
   {per_event}
 FROM ev e GROUP BY e.user_id, e.cutoff_us
 ),
-days AS (
-SELECT user_id, cutoff_us, day_idx,
-  day_idx - LAG(day_idx) OVER (PARTITION BY user_id, cutoff_us ORDER BY day_idx) AS gap
-FROM (SELECT DISTINCT user_id, cutoff_us, day_idx FROM ev WHERE act = 1) u
+popd AS (
+SELECT user_id, cutoff_us, cutoff_us % {US_PER_DAY} AS off,
+  CAST((cutoff_us - cutoff_us % {US_PER_DAY}) / {US_PER_DAY} AS BIGINT) AS cday
+FROM pop
+),
+gdays AS (
+SELECT user_id, off, gday,
+  gday - LAG(gday) OVER (PARTITION BY user_id, off ORDER BY gday) AS gap
+FROM (
+  SELECT DISTINCT e.user_id, o.off, FLOOR(CAST(e.ts_us - o.off AS DOUBLE) / {day}) AS gday
+  FROM {events} e
+  JOIN (SELECT user_id, off, MAX(cutoff_us) AS last_us FROM popd GROUP BY user_id, off) o
+    ON e.user_id = o.user_id AND e.ts_us < o.last_us
+  WHERE NOT ({_is_cancel("e.event_type")})
+) u
 ),
 gaps AS (
 SELECT d.user_id, d.cutoff_us,
   {per_day}
-FROM days d GROUP BY d.user_id, d.cutoff_us
+FROM (
+  SELECT p.user_id, p.cutoff_us, g.gday - p.cday AS day_idx, g.gap
+  FROM gdays g JOIN popd p ON g.user_id = p.user_id AND g.off = p.off AND g.gday < p.cday
+) d
+GROUP BY d.user_id, d.cutoff_us
 ),
 {_distinct_before_cutoff("item_id", "distinct_items", events)},
 {_distinct_before_cutoff("category", "distinct_categories", events)}
