@@ -47,13 +47,6 @@ def score_to_file(
     (users in id order), as ``explain.sample_background`` draws it. Returns the path and
     the number of users written.
     """
-    if model.max_events:
-        raise EventDataError(
-            [
-                "This model uses a sequence encoder, which is not scored out of core yet. "
-                "Score it with --engine local."
-            ]
-        )
     say = progress or (lambda stage, frac: None)
     as_of = pd.Timestamp(as_of)
     where = config.engine.temp_directory
@@ -79,7 +72,11 @@ def _score_parts(
     horizon = config.label.horizon_days
     background, n = None, 0
     batches = source.scoring_batches(
-        as_of, model.event_types, horizon, rows=config.engine.batch_users
+        as_of,
+        model.event_types,
+        horizon,
+        rows=config.engine.batch_users,
+        max_events=model.max_events,
     )
     for i, table in enumerate(batches):
         order = np.argsort(table.user_id.astype(str), kind="stable")
