@@ -282,7 +282,9 @@ class EventSource:
         try:
             self.engine.materialize(agg, sql.aggregates_sql(pop, event_types, self.events))
             inputs = self.engine.frame(
-                f"SELECT cutoff_us, recency_days, tenure_days, active_days FROM {agg}"
+                # in user order, as every other path fits it: the optimum moves with row order
+                f"SELECT cutoff_us, recency_days, tenure_days, active_days FROM {agg} "
+                "ORDER BY user_id"
             )
             params = derive.fit_bgnbd_params(inputs)
             start = self.start
