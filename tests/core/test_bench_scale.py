@@ -120,7 +120,7 @@ def test_table_ratios_and_targets():
 def test_local_engine_is_skipped_where_linear_memory_would_pass_the_limit():
     prev = _cell("local", "10M", 10_000_000, 100.0, 6.0)
     reason = bench_scale.skip_reason("local", {"rows": 50_000_000}, prev, 12 * 2**30)
-    assert "~30 GB expected" in reason
+    assert "~28 GB expected" in reason
     assert bench_scale.skip_reason("duckdb", {"rows": 50_000_000}, prev, 12 * 2**30) == ""
     failed = bench_scale.Cell("duckdb", "10M", 10, 1, bench_scale.Step("timeout"), prev.score)
     assert bench_scale.skip_reason("duckdb", {"rows": 50}, failed, 2**30) == "timeout/ok at 10M"
