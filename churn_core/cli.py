@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from churn_core.config import CLASSIFIERS, ENCODERS, ChurnConfig
+from churn_core.config import CLASSIFIERS, ENCODERS, ENGINES, ChurnConfig
 from churn_core.errors import ConfigError, EventDataError, ModelBundleError
 from churn_core.fields import MAPPING_FIELDS
 
@@ -43,6 +43,15 @@ def _privacy_flag(p: argparse.ArgumentParser) -> None:
         metavar="KEYFILE",
         help="replace user ids by keyed hashes (HMAC-SHA256) right after loading; the key is "
         "created in KEYFILE on first use (keep it away from the exports)",
+    )
+
+
+def _engine_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--engine",
+        choices=ENGINES,
+        help="local: read the log into memory (default); duckdb: read CSV, CSV.gz, Parquet or "
+        "a folder of Parquet out of core (settings: the [engine] table of --config)",
     )
 
 
@@ -139,6 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="train with labels complete by T (default: just after the last event)",
     )
     t.add_argument("--search", action="store_true", help="hyperparameter search (grouped CV)")
+    _engine_flag(t)
     _privacy_flag(t)
     _label_flags(t, required=False)
     _mapping_flags(t)
@@ -154,6 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--model-dir", required=True, metavar="DIR")
     s.add_argument("--out", required=True, metavar="FILE", help="output .csv or .xlsx")
     s.add_argument("--as-of", metavar="T", help="score as of T (default: after the last event)")
+    _engine_flag(s)
     _privacy_flag(s)
     _raw_export_flag(s)
     _mapping_flags(s)
@@ -334,7 +345,8 @@ def _config_from_args(args: argparse.Namespace, base: ChurnConfig | None) -> Chu
         encoder["finetune_epochs"] = args.finetune_epochs
     if getattr(args, "seed", None) is not None:
         model["seed"] = encoder["seed"] = args.seed
-    return cfg.with_(schema=schema, label=label, model=model, encoder=encoder)
+    engine = {"kind": args.engine} if getattr(args, "engine", None) else {}
+    return cfg.with_(schema=schema, label=label, model=model, encoder=encoder, engine=engine)
 
 
 class _Progress:
@@ -354,9 +366,11 @@ class _Progress:
         )
 
 
-def _load(args, schema, say):
+def _load(args, schema, say, engine=None):
     from churn_core.ingest import load_events
 
+    if engine is not None and engine.kind == "duckdb":
+        return _open(args, schema, say, engine)
     hasher = _pseudonymizer(args)
     say(f"reading {args.events}", 0.0)
     log = load_events(args.events, schema, pseudonymize=hasher)
@@ -365,6 +379,21 @@ def _load(args, schema, say):
     for line in log.report.lines():
         say(line, 0.0)
     return log
+
+
+def _open(args, schema, say, engine):
+    """The log opened out of core (``--engine duckdb``)."""
+    from churn_core.engine.files import open_source
+
+    if getattr(args, "pseudonymize", None):
+        raise ConfigError(
+            "--pseudonymize is not available with --engine duckdb yet; use --engine local."
+        )
+    say(f"opening {args.events} out of core (DuckDB)", 0.0)
+    source = open_source(args.events, schema, engine)
+    for line in source.report.lines():
+        say(line, 0.0)
+    return source
 
 
 def _pseudonymizer(args):
@@ -417,7 +446,7 @@ def cmd_train(args, say) -> int:
     from churn_core.pipeline import train
 
     cfg = config_from_args(args)
-    log = _load(args, cfg.schema, say)
+    log = _load(args, cfg.schema, say, cfg.engine)
     run = train(log, cfg, _timestamp(args.as_of, "--as-of"), progress=say)
     summary = run.cv.summary["mean"].round(4).to_dict()
     save_model(
@@ -455,9 +484,24 @@ def cmd_score(args, say) -> int:
     from churn_core.targets import join_reasons
 
     model, cfg, _ = load_model(args.model_dir)
-    cfg = config_from_args(args, base=cfg)
-    log = _load(args, cfg.schema, say)
+    # the bundle's engine settings, but the engine itself is chosen here (default: local)
+    cfg = config_from_args(args, base=cfg.with_(engine={"kind": "local"}))
+    log = _load(args, cfg.schema, say, cfg.engine)
     as_of = _timestamp(args.as_of, "--as-of") or log.default_as_of()
+    meta = {
+        "as_of": f"{as_of:%Y-%m-%d %H:%M}",
+        "horizon_days": cfg.label.horizon_days,
+        "model": cfg.model.classifier,
+        "source": Path(args.events).name,
+    }
+    if cfg.engine.kind == "duckdb":  # batches of users, written as they are scored
+        from churn_core.engine.scoring import score_to_file
+
+        out, n = score_to_file(
+            model, log.before(as_of), as_of, cfg, args.out, meta, args.raw_export, say
+        )
+        print(f"wrote {n:,} users to {out}")
+        return 0
     say("scoring", 0.5)
     table = scoring_table(
         log.before(as_of), as_of, model.event_types, model.max_events, cfg.label.horizon_days
@@ -467,12 +511,6 @@ def cmd_score(args, say) -> int:
     ids = pd.Index(table.user_id.astype(str))
     reasons = explain_model(model, table.X, ids, sample_background(table.X)).reasons
     scores = join_reasons(scores, reasons)
-    meta = {
-        "as_of": f"{as_of:%Y-%m-%d %H:%M}",
-        "horizon_days": cfg.label.horizon_days,
-        "model": cfg.model.classifier,
-        "source": Path(args.events).name,
-    }
     out = write_export(scores, args.out, meta, raw=args.raw_export)
     print(f"wrote {len(scores):,} users to {out}")
     return 0

@@ -20,6 +20,8 @@ CALIBRATIONS = ("sigmoid", "isotonic", "none")
 BLENDS = ("thirds", "rfm", "none")
 THRESHOLD_RULES = ("max_f1", "top_k", "probability")
 TIER_BASES = ("relative", "probability")
+# where events are read and features computed: local = in memory (pandas), duckdb = out of core
+ENGINES = ("local", "duckdb")
 
 
 @dataclass(frozen=True)
@@ -306,6 +308,36 @@ class CampaignConfig:
 
 
 @dataclass(frozen=True)
+class EngineConfig:
+    """The engine that reads the log and computes features (``[engine]`` in a TOML config).
+
+    ``kind`` ``local`` holds the validated log in memory (pandas); ``duckdb`` reads CSV,
+    CSV.gz or (partitioned) Parquet out of core with ``threads`` (None: all cores),
+    ``memory_limit`` (e.g. ``"4GB"``; None: DuckDB's default, 80 % of RAM) and
+    ``temp_directory`` (where it spills; None: DuckDB's default). ``sample_rows`` rows are
+    read in pandas to detect the mapping; training uses whole users up to ``train_rows``
+    events (a deterministic sample); scoring streams ``batch_users`` users at a time.
+    """
+
+    kind: str = "local"  # one of ENGINES
+    threads: int | None = None
+    memory_limit: str | None = None
+    temp_directory: str | None = None
+    sample_rows: int = 50_000
+    train_rows: int = 5_000_000
+    batch_users: int = 50_000
+
+    def __post_init__(self) -> None:
+        if self.kind not in ENGINES:
+            raise ValueError(f"engine must be one of {', '.join(ENGINES)}; got {self.kind!r}.")
+        for name in ("sample_rows", "train_rows", "batch_users"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"engine {name} must be at least 1, got {getattr(self, name)}.")
+        if self.threads is not None and self.threads < 1:
+            raise ValueError(f"engine threads must be at least 1, got {self.threads}.")
+
+
+@dataclass(frozen=True)
 class ChurnConfig:
     """Everything a run needs besides the events themselves."""
 
@@ -315,6 +347,7 @@ class ChurnConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     targeting: TargetingConfig = field(default_factory=TargetingConfig)
     campaign: CampaignConfig = field(default_factory=CampaignConfig)
+    engine: EngineConfig = field(default_factory=EngineConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -368,4 +401,5 @@ _SECTIONS = {
     "model": ModelConfig,
     "targeting": TargetingConfig,
     "campaign": CampaignConfig,
+    "engine": EngineConfig,
 }

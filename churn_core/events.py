@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:
+    from churn_core.engine.source import EventSource
 
 CANONICAL_COLUMNS = ("user_id", "timestamp", "event_type", "amount", "item_id", "category")
 PURCHASE = "purchase"
@@ -93,6 +97,12 @@ class EventLog:
         """Only the events strictly before ``t`` (the leak-free view at cutoff ``t``)."""
         keep = self.frame["timestamp"].to_numpy() < np.datetime64(pd.Timestamp(t))
         return EventLog(self.frame.loc[keep], self.report, self.has_amount)
+
+    def source(self) -> EventSource:
+        """This log as an event source: DuckDB scanning the frame in place (made once)."""
+        from churn_core.engine.source import log_source
+
+        return log_source(self)
 
     @classmethod
     def from_frame(cls, frame: pd.DataFrame, layout: str = "canonical") -> EventLog:

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from churn_core.config import LabelSpec
+from churn_core.engine.source import EventSource, as_source
 from churn_core.events import CANCEL_EVENTS, EventLog
 
 
@@ -17,7 +18,9 @@ def activity_mask(frame: pd.DataFrame, spec: LabelSpec) -> np.ndarray:
     return types.isin(spec.activity_events).to_numpy()
 
 
-def training_cutoffs(log: EventLog, spec: LabelSpec, as_of: pd.Timestamp) -> list[pd.Timestamp]:
+def training_cutoffs(
+    log: EventLog | EventSource, spec: LabelSpec, as_of: pd.Timestamp
+) -> list[pd.Timestamp]:
     """Cutoffs ``T_k = as_of - gap - H - k*step`` whose label window is complete by ``as_of``.
 
     Newest first. A cutoff is kept only if some events lie before it (otherwise nobody is
@@ -33,47 +36,36 @@ def training_cutoffs(log: EventLog, spec: LabelSpec, as_of: pd.Timestamp) -> lis
     return out
 
 
-def eligible_users(log: EventLog, spec: LabelSpec, cutoff: pd.Timestamp) -> pd.Index:
-    """Users active before ``cutoff`` (and, optionally, within the last L days).
+def eligible_users(log: EventLog | EventSource, spec: LabelSpec, cutoff: pd.Timestamp) -> pd.Index:
+    """Users active before ``cutoff`` (and, optionally, within the last L days), sorted.
 
     "Active" uses the same event types as the label, so a user whose only event is a
-    cancellation is not in the population.
+    cancellation is not in the population. Runs the shared SQL (``engine.sql``).
     """
-    frame = log.frame
-    hist = frame.loc[(frame["timestamp"] < cutoff).to_numpy() & activity_mask(frame, spec)]
-    if spec.active_within_days is not None:
-        hist = hist.loc[hist["timestamp"] >= cutoff - pd.Timedelta(days=spec.active_within_days)]
-    return pd.Index(np.sort(hist["user_id"].unique()), name="user_id")
+    return as_source(log).eligible(spec, pd.Timestamp(cutoff))
 
 
-def build_labels(log: EventLog, spec: LabelSpec, cutoff: pd.Timestamp) -> pd.Series:
+def build_labels(log: EventLog | EventSource, spec: LabelSpec, cutoff: pd.Timestamp) -> pd.Series:
     """1 = churned: eligible at ``cutoff`` and no qualifying activity in the label window.
 
     The window is ``[cutoff + gap, cutoff + gap + horizon)``. The returned Series is
-    indexed by the eligible users, named ``churned``.
+    indexed by the eligible users (sorted), named ``churned``.
     """
-    cutoff = pd.Timestamp(cutoff)
-    users = eligible_users(log, spec, cutoff)
-    start = cutoff + pd.Timedelta(days=spec.gap_days)
-    end = start + pd.Timedelta(days=spec.horizon_days)
-    frame = log.frame
-    ts = frame["timestamp"]
-    in_window = ((ts >= start) & (ts < end)).to_numpy() & activity_mask(frame, spec)
-    active = pd.Index(frame.loc[in_window, "user_id"].unique())
-    churned = ~users.isin(active)
-    return pd.Series(churned.astype(np.int8), index=users, name="churned")
+    lab = as_source(log).labels(spec, [pd.Timestamp(cutoff)])
+    users = pd.Index(lab["user_id"].to_numpy(), name="user_id")
+    return pd.Series(lab["churned"].to_numpy(np.int8), index=users, name="churned")
 
 
-def label_summary(log: EventLog, spec: LabelSpec, as_of: pd.Timestamp) -> pd.DataFrame:
+def label_summary(
+    log: EventLog | EventSource, spec: LabelSpec, as_of: pd.Timestamp
+) -> pd.DataFrame:
     """Per training cutoff: window, eligible users, churned, churn rate (for previews)."""
     cutoffs = training_cutoffs(log, spec, as_of)
-    ys = [build_labels(log, spec, t) for t in cutoffs]
-    row_cutoffs = np.concatenate(
-        [np.full(len(y), np.datetime64(t)) for y, t in zip(ys, cutoffs, strict=True)]
-        or [np.zeros(0, "datetime64[ns]")]
-    )
-    y = np.concatenate([y.to_numpy() for y in ys] or [np.zeros(0, np.int8)])
-    return summarise_labels(spec, cutoffs, row_cutoffs, y)
+    if not cutoffs:
+        return summarise_labels(spec, [], np.zeros(0, "datetime64[ns]"), np.zeros(0, np.int8))
+    lab = as_source(log).labels(spec, cutoffs)
+    row_cutoffs = lab["cutoff_us"].to_numpy(np.int64).astype("datetime64[us]")
+    return summarise_labels(spec, cutoffs, row_cutoffs, lab["churned"].to_numpy(np.int8))
 
 
 def summarise_labels(

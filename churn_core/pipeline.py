@@ -16,6 +16,8 @@ from churn_core.crossval import (
     fit_final,
     search,
 )
+from churn_core.engine.sample import sample_users
+from churn_core.engine.source import EventSource
 from churn_core.errors import EventDataError
 from churn_core.events import EventLog
 from churn_core.features import pick_event_types
@@ -116,7 +118,7 @@ def check_trainable(table: FeatureTable, labels: pd.DataFrame, horizon: int) -> 
 
 
 def train(
-    log_: EventLog,
+    log_: EventLog | EventSource,
     config: ChurnConfig,
     as_of: pd.Timestamp | None = None,
     progress: Progress | None = None,
@@ -124,6 +126,9 @@ def train(
     """Label, featurise, cross-validate, backtest, fit, and score every user as of ``as_of``.
 
     Only events before ``as_of`` are used; training labels are those complete by then.
+    ``log_`` may be an out-of-core :class:`EventSource` (``engine.files.open_source``):
+    training rows then come from a deterministic sample of whole users holding at most
+    ``config.engine.train_rows`` events; every user is scored.
     """
     say = progress or (lambda stage, frac: None)
     timings: dict[str, float] = {}
@@ -132,12 +137,15 @@ def train(
     hist = log_.before(as_of)
     spec = config.label
     cutoffs = training_cutoffs(hist, spec, as_of)
-    event_types = pick_event_types(hist.frame)
+    event_types = pick_event_types(hist.frame if isinstance(hist, EventLog) else hist)
+    rows = hist
+    if isinstance(hist, EventSource):
+        rows = sample_users(hist, config.engine.train_rows, config.model.seed)
     enc = config.encoder
     max_events = enc.max_events if enc.kind != "none" else None
     say("labels and features", 0.0)
     table = training_table(
-        hist, spec, cutoffs, event_types, max_events, progress=lambda s, f: say(s, 0.2 * f)
+        rows, spec, cutoffs, event_types, max_events, progress=lambda s, f: say(s, 0.2 * f)
     )
     labels = summarise_labels(spec, cutoffs, table.cutoff, table.target())
     check_trainable(table, labels, spec.horizon_days)
@@ -206,7 +214,7 @@ def train(
 
 
 def score_users(
-    model: ChurnModel, log_: EventLog, as_of: pd.Timestamp, config: ChurnConfig
+    model: ChurnModel, log_: EventLog | EventSource, as_of: pd.Timestamp, config: ChurnConfig
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Scores (riskiest first) and their features, same order, for every user seen before T."""
     table = scoring_table(

@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 
 from churn_core.config import LabelSpec
+from churn_core.engine.source import EventSource, as_source
+from churn_core.engine.sql import cutoff_us
 from churn_core.events import EventLog
-from churn_core.features import aggregate_features
-from churn_core.labels import build_labels, eligible_users
 
 SEQUENCE_COLUMN = "sequence"
 Progress = Callable[[str, float], None]
@@ -54,7 +54,7 @@ class FeatureTable:
 
 
 def features_at(
-    log: EventLog,
+    log: EventLog | EventSource,
     cutoff: pd.Timestamp,
     users: pd.Index,
     event_types: tuple[str, ...],
@@ -65,53 +65,42 @@ def features_at(
 
     Only events strictly before ``cutoff`` are read: the leak-free view.
     """
-    hist = log.before(cutoff).frame
-    X = aggregate_features(hist, cutoff, users, event_types, log.start, horizon_days)
+    source = as_source(log)  # the SQL reads only events before the cutoff
+    users = pd.Index(users)
+    uniq = users.unique()
+    pop = pd.DataFrame({"user_id": uniq.to_numpy(), "cutoff_us": cutoff_us(cutoff)})
+    X = source.features(pop, event_types, horizon_days)
     if max_events:
         from churn_core.sequences import build_sequences
 
-        X[SEQUENCE_COLUMN] = build_sequences(hist, cutoff, users, max_events).to_numpy()
+        frame = source.frame if source.frame is not None else source._frame_from_engine()
+        X[SEQUENCE_COLUMN] = build_sequences(frame, cutoff, uniq, max_events).to_numpy()
+    if len(uniq) != len(users):
+        X = X.iloc[uniq.get_indexer(users)]
     return X.reset_index(drop=True)
 
 
 def training_table(
-    log: EventLog,
+    log: EventLog | EventSource,
     spec: LabelSpec,
     cutoffs: list[pd.Timestamp],
     event_types: tuple[str, ...],
     max_events: int | None = None,
     progress: Progress | None = None,
 ) -> FeatureTable:
-    """Stack labelled rows from every cutoff (newest first)."""
-    parts, ys, users, cuts = [], [], [], []
-    for i, t in enumerate(cutoffs):
-        y = build_labels(log, spec, t)
-        if len(y) == 0:
-            continue
-        parts.append(features_at(log, t, y.index, event_types, max_events, spec.horizon_days))
-        ys.append(y.to_numpy())
-        users.append(y.index.to_numpy())
-        cuts.append(np.full(len(y), np.datetime64(t)))
-        if progress:
-            progress(f"features at cutoff {t:%Y-%m-%d}", (i + 1) / len(cutoffs))
-    if not parts:
-        return FeatureTable(pd.DataFrame(), np.array([], dtype=np.int8), np.array([]), np.array([]))
-    return FeatureTable(
-        pd.concat(parts, ignore_index=True),
-        np.concatenate(ys),
-        np.concatenate(users),
-        np.concatenate(cuts),
-    )
+    """Stack labelled rows from every cutoff (in the order given, newest first by default).
+
+    Labels and features for all cutoffs come from one query each (``engine.sql``).
+    """
+    return as_source(log).training_table(spec, cutoffs, event_types, max_events, progress)
 
 
 def scoring_table(
-    log: EventLog,
+    log: EventLog | EventSource,
     as_of: pd.Timestamp,
     event_types: tuple[str, ...],
     max_events: int | None = None,
     horizon_days: float = 90.0,
 ) -> FeatureTable:
     """Every user with at least one event before ``as_of``, features as of ``as_of``."""
-    users = eligible_users(log, LabelSpec(), as_of)
-    X = features_at(log, as_of, users, event_types, max_events, horizon_days)
-    return FeatureTable(X, None, users.to_numpy(), np.full(len(users), np.datetime64(as_of)))
+    return as_source(log).scoring_table(as_of, event_types, max_events, horizon_days)

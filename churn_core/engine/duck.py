@@ -1,0 +1,113 @@
+"""The DuckDB engine: one connection with bounded threads/memory, ``events`` from a frame.
+
+DuckDB runs the shared SQL of :mod:`churn_core.engine.sql` in process, spilling to
+``temp_directory`` when a query needs more than ``memory_limit``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from churn_core.engine.sql import EVENTS
+
+EVENT_COLUMNS = ("user_id", "ts_us", "event_type", "amount", "item_id", "category")
+
+
+@dataclass(frozen=True)
+class DuckSettings:
+    """Connection settings: ``threads`` (None = DuckDB's default), ``memory_limit`` such
+    as ``"2GB"`` (None = default), ``temp_directory`` for spilling (None = default)."""
+
+    threads: int | None = None
+    memory_limit: str | None = None
+    temp_directory: str | None = None
+
+
+def canonical_events(frame: pd.DataFrame) -> pd.DataFrame:
+    """The canonical ``events`` columns from an :class:`~churn_core.events.EventLog` frame.
+
+    ``ts_us`` is the tz-naive timestamp as integer microseconds; missing ``item_id`` /
+    ``category`` columns become NULL; other columns are passed through without copying
+    where pandas allows.
+    """
+    ts = frame["timestamp"].to_numpy(dtype="datetime64[us]").astype(np.int64)
+    n = len(frame)
+    data: dict[str, Any] = {
+        "user_id": frame["user_id"],
+        "ts_us": ts,
+        "event_type": frame["event_type"],
+        "amount": frame["amount"] if "amount" in frame else np.zeros(n),
+    }
+    for col in ("item_id", "category"):
+        data[col] = frame[col] if col in frame else pd.Series(pd.NA, index=frame.index, dtype="str")
+    out = pd.DataFrame(data)
+    out.index = pd.RangeIndex(n)
+    return out
+
+
+class DuckEngine:
+    """A DuckDB connection running the shared SQL; ``register_frame`` makes ``events``."""
+
+    def __init__(self, settings: DuckSettings | None = None) -> None:
+        import duckdb
+
+        self.settings = settings or DuckSettings()
+        config: dict[str, Any] = {}
+        if self.settings.threads is not None:
+            config["threads"] = int(self.settings.threads)
+        if self.settings.memory_limit is not None:
+            config["memory_limit"] = str(self.settings.memory_limit)
+        if self.settings.temp_directory is not None:
+            config["temp_directory"] = str(self.settings.temp_directory)
+        self.con = duckdb.connect(":memory:", config=config)
+        self._frames: dict[str, pd.DataFrame] = {}
+
+    def register_frame(self, frame: pd.DataFrame, name: str = EVENTS) -> str:
+        """Register an EventLog frame as the canonical relation ``name`` (default ``events``)."""
+        events = canonical_events(frame)
+        self._frames[name] = events  # DuckDB scans it in place: keep it alive
+        self.con.register(name, events)
+        return name
+
+    def register(self, name: str, frame: pd.DataFrame) -> None:
+        """Register any pandas frame as a relation (e.g. a population table)."""
+        self._frames[name] = frame
+        self.con.register(name, frame)
+
+    def unregister(self, name: str) -> None:
+        """Drop a relation registered with :meth:`register`."""
+        self.con.unregister(name)
+        self._frames.pop(name, None)
+
+    def materialize(self, name: str, sql: str) -> None:
+        """Store the result of ``sql`` as a temporary table ``name`` (spills if large)."""
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")
+
+    def drop(self, name: str) -> None:
+        """Drop a table made by :meth:`materialize` (no error when it is gone)."""
+        self.con.execute(f"DROP TABLE IF EXISTS {name}")
+
+    def frame(self, sql: str) -> pd.DataFrame:
+        """Run ``sql`` and return the whole result as a pandas frame."""
+        return self.con.sql(sql).df()
+
+    def batches(self, sql: str, rows: int = 100_000) -> Iterator[pd.DataFrame]:
+        """Run ``sql`` and yield the result as pandas frames of at most about ``rows`` rows."""
+        reader = self.con.sql(sql).to_arrow_reader(rows)  # streams, never all at once
+        for batch in reader:
+            yield batch.to_pandas()
+
+    def scalar(self, sql: str) -> Any:
+        """The single value of a one-row, one-column query."""
+        row = self.con.execute(sql).fetchone()
+        return None if row is None else row[0]
+
+    def close(self) -> None:
+        """Close the connection (registered frames are released)."""
+        self.con.close()
+        self._frames.clear()

@@ -1,0 +1,140 @@
+"""Scoring a saved model over an event source in batches of users, written incrementally.
+
+Memory is bounded by the batch size, not by the log: each batch of users gets its
+features (``EventSource.scoring_batches``), probabilities and reasons, and goes to a
+Parquet part on disk; the engine then ranks every user (risk tiers and percentiles need
+all probabilities) and the export is written chunk by chunk, riskiest first. The file is
+the one ``churn score`` writes for an in-memory log: same columns, same order, same
+formula-safe cells (``churn_core.export``).
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import shutil
+import tempfile
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from churn_core.config import ChurnConfig
+from churn_core.engine.source import EventSource
+from churn_core.errors import EventDataError
+from churn_core.export import escape_frame, to_csv_bytes, write_export
+from churn_core.targets import risk_tier, tier_cuts, value_at_risk
+
+logger = logging.getLogger(__name__)
+
+Progress = Callable[[str, float], None]
+
+
+def score_to_file(
+    model,
+    source: EventSource,
+    as_of: pd.Timestamp,
+    config: ChurnConfig,
+    path: str | Path,
+    metadata: Mapping[str, object] | None = None,
+    raw: bool = False,
+    progress: Progress | None = None,
+) -> tuple[Path, int]:
+    """Score every user with an event before ``as_of``; write ``path`` (CSV, or XLSX).
+
+    Reasons (``reason_1..``) are explained against a background sample of the first batch
+    (users in id order), as ``explain.sample_background`` draws it. Returns the path and
+    the number of users written.
+    """
+    if model.max_events:
+        raise EventDataError(
+            [
+                "This model uses a sequence encoder, which is not scored out of core yet. "
+                "Score it with --engine local."
+            ]
+        )
+    say = progress or (lambda stage, frac: None)
+    as_of = pd.Timestamp(as_of)
+    spill = tempfile.mkdtemp(prefix="churn_scores_", dir=config.engine.temp_directory)
+    try:
+        n = _score_parts(model, source, as_of, config, Path(spill), say)
+        if n == 0:
+            raise EventDataError([f"No events before {as_of:%Y-%m-%d}: there is nobody to score."])
+        say("ranking every user", 0.9)
+        chunks = _ranked(source, Path(spill), n, config)
+        return _write(chunks, Path(path), metadata, raw), n
+    finally:
+        shutil.rmtree(spill, ignore_errors=True)
+
+
+def _score_parts(
+    model, source: EventSource, as_of: pd.Timestamp, config: ChurnConfig, spill: Path, say
+) -> int:
+    from churn_core.explain import explain_model, sample_background
+
+    horizon = config.label.horizon_days
+    background, n = None, 0
+    batches = source.scoring_batches(
+        as_of, model.event_types, horizon, rows=config.engine.batch_users
+    )
+    for i, table in enumerate(batches):
+        order = np.argsort(table.user_id.astype(str), kind="stable")
+        X = table.X.iloc[order].reset_index(drop=True)
+        users = table.user_id.astype(str)[order]
+        prob = np.asarray(model.predict_proba(X), dtype=float)
+        part = pd.DataFrame({"user_id": users, "churn_probability": prob})
+        part["days_since_last_event"] = X["recency_days"].to_numpy()
+        if source.has_amount:
+            spend = X["monetary"].to_numpy()
+            days = np.maximum(X["tenure_days"].to_numpy(), 30.0)
+            part["value_at_risk"] = value_at_risk(prob, spend / days, horizon)
+        if background is None:
+            background = sample_background(X)
+        reasons = explain_model(model, X, pd.Index(users), background).reasons
+        reasons.index = reasons.index.astype(str)
+        part = part.join(reasons, on="user_id")
+        part.to_parquet(spill / f"part-{i:06d}.parquet", index=False)
+        n += len(part)
+        say(f"scored {n:,} users", 0.1 + 0.8 * min(1.0, n / max(source.n_users, 1)))
+    return n
+
+
+def _ranked(source: EventSource, spill: Path, n: int, config: ChurnConfig):
+    """Chunks of the final list, riskiest first: tiers and percentiles over every user."""
+    parts = f"read_parquet('{spill.as_posix()}/part-*.parquet')"
+    prob = source.engine.frame(f"SELECT churn_probability FROM {parts} ORDER BY user_id")
+    cuts = tier_cuts(prob["churn_probability"].to_numpy(), config.targeting)
+    del prob
+    ranked = (
+        f"SELECT *, COUNT(*) OVER (ORDER BY churn_probability) AS rank_max__ FROM {parts} "
+        "ORDER BY churn_probability DESC, user_id"
+    )
+    for chunk in source.engine.batches(ranked, config.engine.batch_users):
+        p = chunk["churn_probability"].to_numpy(dtype=float)
+        out = pd.DataFrame({"user_id": chunk["user_id"].astype(str), "churn_probability": p})
+        out["risk_tier"] = risk_tier(p, cuts)
+        out["percentile"] = chunk["rank_max__"].to_numpy(dtype=float) / n * 100
+        rest = [c for c in chunk.columns if c not in ("user_id", "churn_probability", "rank_max__")]
+        for col in rest:
+            out[col] = chunk[col].to_numpy()
+        yield out
+
+
+def _write(chunks, path: Path, metadata: Mapping[str, object] | None, raw: bool) -> Path:
+    """CSV chunk by chunk (the header and metadata once); XLSX in one piece."""
+    if path.suffix.lower() == ".xlsx":
+        return write_export(pd.concat(list(chunks), ignore_index=True), path, metadata, raw)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as fh:
+        for i, chunk in enumerate(chunks):
+            if i == 0:
+                fh.write(to_csv_bytes(chunk, metadata, raw))
+                continue
+            buf = io.StringIO()
+            (chunk if raw else escape_frame(chunk)).to_csv(
+                buf, index=False, header=False, lineterminator="\r\n"
+            )
+            fh.write(buf.getvalue().encode("utf-8"))
+    logger.info("wrote %s", path)
+    return path
