@@ -109,6 +109,16 @@ def _label_flags(p: argparse.ArgumentParser, required: bool) -> None:
     p.add_argument("--seed", type=int, help="random seed (default 0)")
 
 
+def _engine_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--engine",
+        choices=ENGINES,
+        help="where features are computed: local (in memory, default), duckdb (out of core) or "
+        "spark (PySpark: local mode, or the cluster of spark-submit; EVENTS may be any path "
+        "Spark reads)",
+    )
+
+
 def _global_flags(p: argparse.ArgumentParser, default: object) -> None:
     """Flags accepted before or after the sub-command (``churn -q score …`` = ``churn score -q …``).
 
@@ -446,8 +456,14 @@ def cmd_train(args, say) -> int:
     from churn_core.pipeline import train
 
     cfg = config_from_args(args)
-    log = _load(args, cfg.schema, say, cfg.engine)
-    run = train(log, cfg, _timestamp(args.as_of, "--as-of"), progress=say)
+    if cfg.engine.kind == "spark":
+        from churn_core.engine.spark_train import open_events, train_spark
+
+        events = open_events(args.events, cfg, say, getattr(args, "pseudonymize", None))
+        run = train_spark(events, cfg, _timestamp(args.as_of, "--as-of"), progress=say)
+    else:
+        log = _load(args, cfg.schema, say, cfg.engine)
+        run = train(log, cfg, _timestamp(args.as_of, "--as-of"), progress=say)
     summary = run.cv.summary["mean"].round(4).to_dict()
     save_model(
         run.model,
@@ -486,6 +502,8 @@ def cmd_score(args, say) -> int:
     model, cfg, _ = load_model(args.model_dir)
     # the bundle's engine settings, but the engine itself is chosen here (default: local)
     cfg = config_from_args(args, base=cfg.with_(engine={"kind": "local"}))
+    if cfg.engine.kind == "spark":
+        return _score_spark(args, model, cfg, say)
     log = _load(args, cfg.schema, say, cfg.engine)
     as_of = _timestamp(args.as_of, "--as-of") or log.default_as_of()
     meta = {
@@ -511,6 +529,26 @@ def cmd_score(args, say) -> int:
     ids = pd.Index(table.user_id.astype(str))
     reasons = explain_model(model, table.X, ids, sample_background(table.X)).reasons
     scores = join_reasons(scores, reasons)
+    out = write_export(scores, args.out, meta, raw=args.raw_export)
+    print(f"wrote {len(scores):,} users to {out}")
+    return 0
+
+
+def _score_spark(args, model, cfg, say) -> int:
+    """``score --engine spark``: features and scores (with reasons) on the Spark executors."""
+    from churn_core.engine.spark_train import open_events, score_spark
+    from churn_core.export import write_export
+
+    events = open_events(args.events, cfg, say, getattr(args, "pseudonymize", None))
+    as_of = _timestamp(args.as_of, "--as-of") or events.default_as_of()
+    say("scoring on Spark (reason_1..reason_3 without SHAP)", 0.5)
+    scores = score_spark(events, args.model_dir, model, cfg, as_of)
+    meta = {
+        "as_of": f"{as_of:%Y-%m-%d %H:%M}",
+        "horizon_days": cfg.label.horizon_days,
+        "model": cfg.model.classifier,
+        "source": Path(args.events).name,
+    }
     out = write_export(scores, args.out, meta, raw=args.raw_export)
     print(f"wrote {len(scores):,} users to {out}")
     return 0

@@ -20,8 +20,9 @@ CALIBRATIONS = ("sigmoid", "isotonic", "none")
 BLENDS = ("thirds", "rfm", "none")
 THRESHOLD_RULES = ("max_f1", "top_k", "probability")
 TIER_BASES = ("relative", "probability")
-# where events are read and features computed: local = in memory (pandas), duckdb = out of core
-ENGINES = ("local", "duckdb")
+# where events are read and features computed: local = in memory (pandas), duckdb = out of
+# core, spark = PySpark (local mode, or the cluster spark-submit configured)
+ENGINES = ("local", "duckdb", "spark")
 
 
 @dataclass(frozen=True)

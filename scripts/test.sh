@@ -9,6 +9,11 @@ if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt
   (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) \
     || echo "test: chromium could not be installed; the browser test will be skipped" >&2
 fi
+if ! java -version >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  echo "test: installing openjdk-17-jre-headless for the Spark tests" >&2
+  (apt-get update -qq && apt-get install -y -qq openjdk-17-jre-headless >/dev/null) \
+    || echo "test: Java could not be installed; the Spark tests will be skipped" >&2
+fi
 export HF_HUB_OFFLINE=1 HF_HUB_DISABLE_PROGRESS_BARS=1 TRANSFORMERS_OFFLINE=1
 # static checks first (seconds): lint (incl. no streamlit import in churn_core), format, types
 .venv/bin/python -m ruff check .
