@@ -5,6 +5,9 @@ Usage::
     python bench/bench_scale.py [--sizes 1M,10M,50M] [--engines local,duckdb,spark] [--quick]
 
 ``--quick``: 100k events, naive reference at 100k (a smoke test of the harness, < 1 min).
+``--config FILE.toml`` is passed to ``train`` (e.g. ``[engine] memory_limit = "2GB"``); the
+bundle keeps those engine settings for ``score``. The table then names the engine
+``duckdb [FILE.toml]``.
 
 Logs come from ``bench/biglog.py`` (seeded synthetic views/searches/carts/purchases/reviews,
 ~20 events per user, generated once in chunks and cached in ``bench/.cache/``). Every step is
@@ -214,7 +217,14 @@ def run_cell(
 ) -> Cell:
     """Train then score with one engine on one log."""
     label = size_label(events)
-    cell = Cell(engine, label, meta["rows"], meta["users"], Step("skipped"), Step("skipped"))
+    cell = Cell(
+        engine_name(engine, args),
+        label,
+        meta["rows"],
+        meta["users"],
+        Step("skipped"),
+        Step("skipped"),
+    )
     extra = engine_args(engine, choices)
     if extra is None:
         cell.train = cell.score = Step("not available", note="no such --engine on this branch")
@@ -223,6 +233,8 @@ def run_cell(
     py = [sys.executable, "-m", "churn_core"]
     train = [*py, "train", "-q", path, "--model-dir", str(model_dir)]
     train += ["--horizon-days", str(HORIZON), *extra]
+    if args.config:  # score takes the engine settings from the bundle
+        train += ["--config", str(args.config)]
     logs = CACHE / "logs"
     logs.mkdir(exist_ok=True)
     print(f"  {engine} {label}: train ...", flush=True)
@@ -242,6 +254,11 @@ def run_cell(
         out.unlink()
     shutil.rmtree(model_dir, ignore_errors=True)
     return cell
+
+
+def engine_name(engine: str, args: argparse.Namespace) -> str:
+    """The engine as the table shows it: with the config file's name when one is given."""
+    return f"{engine} [{Path(args.config).name}]" if args.config else engine
 
 
 def run_naive(path: str, args: argparse.Namespace, limit: int) -> Step:
@@ -367,6 +384,9 @@ def main() -> None:
     ap.add_argument("--naive-size", default="1M", help="log size for the naive reference")
     ap.add_argument("--no-naive", action="store_true", help="skip the naive reference")
     ap.add_argument("--mem-limit-gb", type=float, default=12.0, help="watchdog (process tree)")
+    ap.add_argument(
+        "--config", help="TOML passed to train (e.g. an [engine] memory_limit); score inherits it"
+    )
     ap.add_argument("--timeout", type=float, default=3600.0, help="seconds per step")
     args = ap.parse_args()
     if args.quick:
@@ -400,7 +420,7 @@ def main() -> None:
                 why = skip_reason(engine, meta, prev, limit)
                 if why:
                     cell = Cell(
-                        engine,
+                        engine_name(engine, args),
                         size_label(n),
                         meta["rows"],
                         meta["users"],
