@@ -78,6 +78,7 @@ def build_sequences(
     cutoff: pd.Timestamp,
     users: pd.Index,
     max_events: int = 128,
+    with_category: bool | None = None,
 ) -> pd.Series:
     """One :class:`EventSequence` per user: their last ``max_events`` events before ``cutoff``.
 
@@ -85,6 +86,8 @@ def build_sequences(
     ``amount`` and ``category``). Events at or after ``cutoff`` are never used, whatever the
     caller passed. Users without events get an empty sequence. The result is indexed by
     ``users`` in the same order. Vectorised: one sort, no per-event Python loop.
+    ``with_category`` (default: whether ``events`` has any category) says whether the
+    sequences carry categories, for callers passing only a slice of the log.
     """
     missing = [c for c in REQUIRED_COLUMNS if c not in events.columns]
     if missing:
@@ -96,7 +99,9 @@ def build_sequences(
         raise ValueError(f"max_events must be at least 1, got {max_events}.")
     users = pd.Index(users)
     cutoff64 = np.datetime64(pd.Timestamp(cutoff), "ns")
-    with_category = "category" in events.columns and bool(events["category"].notna().any())
+    if with_category is None:
+        with_category = "category" in events.columns and bool(events["category"].notna().any())
+    with_category = with_category and "category" in events.columns
 
     uniq = users.unique() if users.has_duplicates else users
     ts = events["timestamp"].to_numpy(dtype="datetime64[ns]")

@@ -71,10 +71,8 @@ def features_at(
     pop = pd.DataFrame({"user_id": uniq.to_numpy(), "cutoff_us": cutoff_us(cutoff)})
     X = source.features(pop, event_types, horizon_days)
     if max_events:
-        from churn_core.sequences import build_sequences
-
-        frame = source.frame if source.frame is not None else source._frame_from_engine()
-        X[SEQUENCE_COLUMN] = build_sequences(frame, cutoff, uniq, max_events).to_numpy()
+        rank = np.zeros(len(uniq), dtype=int)
+        X[SEQUENCE_COLUMN] = source.sequences(uniq.to_numpy(), rank, [cutoff], max_events)
     if len(uniq) != len(users):
         X = X.iloc[uniq.get_indexer(users)]
     return X.reset_index(drop=True)

@@ -6,6 +6,7 @@ DuckDB runs the shared SQL of :mod:`churn_core.engine.sql` in process, spilling 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -66,48 +67,66 @@ class DuckEngine:
             config["temp_directory"] = str(self.settings.temp_directory)
         self.con = duckdb.connect(":memory:", config=config)
         self._frames: dict[str, pd.DataFrame] = {}
+        self._lock = threading.RLock()  # one query at a time on the main connection
 
     def register_frame(self, frame: pd.DataFrame, name: str = EVENTS) -> str:
         """Register an EventLog frame as the canonical relation ``name`` (default ``events``)."""
-        events = canonical_events(frame)
-        self._frames[name] = events  # DuckDB scans it in place: keep it alive
-        self.con.register(name, events)
+        self.register(name, canonical_events(frame))
         return name
 
     def register(self, name: str, frame: pd.DataFrame) -> None:
         """Register any pandas frame as a relation (e.g. a population table)."""
-        self._frames[name] = frame
-        self.con.register(name, frame)
+        with self._lock:
+            self._frames[name] = frame  # DuckDB scans it in place: keep it alive
+            self.con.register(name, frame)
 
     def unregister(self, name: str) -> None:
         """Drop a relation registered with :meth:`register`."""
-        self.con.unregister(name)
-        self._frames.pop(name, None)
+        with self._lock:
+            self.con.unregister(name)
+            self._frames.pop(name, None)
 
     def materialize(self, name: str, sql: str) -> None:
-        """Store the result of ``sql`` as a temporary table ``name`` (spills if large)."""
-        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")
+        """Store the result of ``sql`` as a table ``name`` (spills to disk if large).
+
+        A plain (not TEMP) table of the in-memory database, so that :meth:`batches`, which
+        reads on its own cursor, sees it.
+        """
+        with self._lock:
+            self.con.execute(f"CREATE OR REPLACE TABLE {name} AS {sql}")
 
     def drop(self, name: str) -> None:
         """Drop a table made by :meth:`materialize` (no error when it is gone)."""
-        self.con.execute(f"DROP TABLE IF EXISTS {name}")
+        with self._lock:
+            self.con.execute(f"DROP TABLE IF EXISTS {name}")
 
     def frame(self, sql: str) -> pd.DataFrame:
         """Run ``sql`` and return the whole result as a pandas frame."""
-        return self.con.sql(sql).df()
+        with self._lock:
+            return self.con.sql(sql).df()
 
     def batches(self, sql: str, rows: int = 100_000) -> Iterator[pd.DataFrame]:
-        """Run ``sql`` and yield the result as pandas frames of at most about ``rows`` rows."""
-        reader = self.con.sql(sql).to_arrow_reader(rows)  # streams, never all at once
-        for batch in reader:
-            yield batch.to_pandas()
+        """Run ``sql`` and yield the result as pandas frames of at most about ``rows`` rows.
+
+        Streams (never the whole result at once) on a cursor of its own, so the engine
+        stays usable while a consumer iterates; the cursor sees tables and views (e.g.
+        from :meth:`materialize`) but not frames registered with :meth:`register`.
+        """
+        cursor = self.con.cursor()
+        try:
+            for batch in cursor.sql(sql).to_arrow_reader(rows):
+                yield batch.to_pandas()
+        finally:
+            cursor.close()
 
     def scalar(self, sql: str) -> Any:
         """The single value of a one-row, one-column query."""
-        row = self.con.execute(sql).fetchone()
+        with self._lock:
+            row = self.con.execute(sql).fetchone()
         return None if row is None else row[0]
 
     def close(self) -> None:
         """Close the connection (registered frames are released)."""
-        self.con.close()
-        self._frames.clear()
+        with self._lock:
+            self.con.close()
+            self._frames.clear()

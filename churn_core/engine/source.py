@@ -233,7 +233,7 @@ class EventSource:
         users = lab["user_id"].to_numpy()
         stamps = np.array([np.datetime64(t) for t in cutoffs])
         if max_events:
-            X[SEQUENCE_COLUMN] = self._sequences(users, lab_rank, cutoffs, max_events)
+            X[SEQUENCE_COLUMN] = self.sequences(users, lab_rank, cutoffs, max_events)
             if progress:
                 progress("event sequences", 1.0)
         return FeatureTable(X, lab["churned"].to_numpy(np.int8), users, stamps[lab_rank])
@@ -254,7 +254,7 @@ class EventSource:
         X = self.features(pop, event_types, horizon_days) if len(pop) else pd.DataFrame()
         u = users.to_numpy()
         if max_events and len(pop):
-            X[SEQUENCE_COLUMN] = self._sequences(u, np.zeros(len(u), int), [as_of], max_events)
+            X[SEQUENCE_COLUMN] = self.sequences(u, np.zeros(len(u), int), [as_of], max_events)
         return FeatureTable(X, None, u, np.full(len(u), np.datetime64(as_of)))
 
     def scoring_batches(
@@ -294,32 +294,47 @@ class EventSource:
             self.engine.drop(agg)
             self.engine.drop(pop)
 
-    def _sequences(
+    def sequences(
         self,
         users: np.ndarray,
         rank: np.ndarray,
         cutoffs: Sequence[pd.Timestamp],
         max_events: int,
     ) -> np.ndarray:
-        """The encoder's event sequences per row (pandas, from the in-memory frame)."""
+        """The encoder's event sequences per row (row ``i``: ``users[i]`` at
+        ``cutoffs[rank[i]]``), as ``sequences.build_sequences`` makes them.
+
+        From the in-memory frame when there is one; otherwise the engine selects only
+        each pair's last ``max_events + 1`` events (:func:`sql.sequences_sql`), so memory
+        follows users x ``max_events``, not the log. The lines of one merged event are
+        then taken in category order (an in-memory frame keeps its row order).
+        """
         from churn_core.sequences import build_sequences
 
-        frame = self.frame if self.frame is not None else self._frame_from_engine()
         out = np.empty(len(users), dtype=object)
+        rows = None
+        if self.frame is None and len(users):
+            name = f"sequence_pop_{next(_names)}"
+            stamps = np.array([sql.cutoff_us(t) for t in cutoffs], dtype=np.int64)
+            pop = pd.DataFrame({"user_id": users, "cutoff_us": stamps[rank]}).drop_duplicates()
+            self.engine.register(name, pop)
+            try:
+                rows = self.engine.frame(sql.sequences_sql(name, max_events, self.events))
+            finally:
+                self.engine.unregister(name)
+            rows.insert(2, "timestamp", pd.to_datetime(rows.pop("ts_us"), unit="us"))
+            with_category = self.has_categories
         for i, t in enumerate(cutoffs):
             m = rank == i
-            seq = build_sequences(frame, t, pd.Index(users[m]), max_events)
+            if not m.any():
+                continue
+            if rows is None:
+                seq = build_sequences(self.frame, t, pd.Index(users[m]), max_events)
+            else:
+                part = rows.loc[rows["cutoff_us"].to_numpy() == sql.cutoff_us(t)]
+                seq = build_sequences(part, t, pd.Index(users[m]), max_events, with_category)
             out[m] = seq.to_numpy()
         return out
-
-    def _frame_from_engine(self) -> pd.DataFrame:
-        """The canonical pandas frame of this source's events (not bounded in memory)."""
-        raw = self.engine.frame(
-            f"SELECT user_id, ts_us, event_type, amount, item_id, category FROM {self.events} "
-            "ORDER BY user_id, ts_us"
-        )
-        raw.insert(1, "timestamp", pd.to_datetime(raw.pop("ts_us"), unit="us"))
-        return raw
 
 
 _SOURCES: weakref.WeakKeyDictionary[EventLog, EventSource] = weakref.WeakKeyDictionary()

@@ -73,12 +73,15 @@ def population_sql(spec: LabelSpec, cutoffs: Sequence[pd.Timestamp], events: str
     "Activity" uses the label's event types, so a user whose only events are
     cancellations is not in the population.
     """
-    since = ""
-    if spec.active_within_days is not None:
-        since = f" AND a.ts_us >= c.cutoff_us - {int(spec.active_within_days) * US_PER_DAY}"
+    if spec.active_within_days is None:  # active ever before: the first activity decides
+        return f"""SELECT f.user_id, c.cutoff_us
+FROM (SELECT user_id, MIN(ts_us) AS first_us FROM {events}
+      WHERE {activity_predicate(spec)} GROUP BY user_id) f
+JOIN ({cutoffs_sql(cutoffs)}) c ON f.first_us < c.cutoff_us"""
+    since = int(spec.active_within_days) * US_PER_DAY
     return f"""SELECT DISTINCT a.user_id, c.cutoff_us
 FROM (SELECT user_id, ts_us FROM {events} WHERE {activity_predicate(spec)}) a
-JOIN ({cutoffs_sql(cutoffs)}) c ON a.ts_us < c.cutoff_us{since}"""
+JOIN ({cutoffs_sql(cutoffs)}) c ON a.ts_us < c.cutoff_us AND a.ts_us >= c.cutoff_us - {since}"""
 
 
 def labels_sql(spec: LabelSpec, cutoffs: Sequence[pd.Timestamp], events: str = EVENTS) -> str:
@@ -130,10 +133,15 @@ def aggregates_sql(
     safe); :func:`aggregate_columns` lists the columns in order.
     """
     day = f"CAST({US_PER_DAY} AS DOUBLE)"
-    buy = f"e.event_type = {quote(PURCHASE)}"
+    buy = "e.buy = 1"
+    first_index = {t: i for i, t in reversed(list(enumerate(event_types)))}
+    type_code = " ".join(
+        f"WHEN e.event_type = {quote(t)} THEN {i}" for t, i in sorted(first_index.items())
+    )
+    type_code = f"CASE {type_code} ELSE -1 END" if first_index else "-1"
     type_cols = []
     for i, t in enumerate(event_types):
-        is_t = f"e.event_type = {quote(t)}"
+        is_t = f"e.tcode = {first_index[t]}"
         type_cols += [
             f"SUM(CASE WHEN {is_t} THEN 1 ELSE 0 END) AS type{i}_n",
             f"SUM(CASE WHEN {is_t} AND e.age < 30 THEN 1 ELSE 0 END) AS type{i}_n_30d",
@@ -162,7 +170,7 @@ def aggregates_sql(
             " AS spend_90d",
             f"MIN(CASE WHEN {buy} THEN e.age END) AS days_since_purchase",
             "SUM(1 - e.act) AS n_cancels",
-            f"SUM(CASE WHEN e.event_type = {quote('cart')} THEN 1 ELSE 0 END) AS n_cart",
+            "SUM(e.cart) AS n_cart",
             *type_cols,
         ]
     )
@@ -187,9 +195,12 @@ def aggregates_sql(
     order_by = "\nORDER BY p.cutoff_us DESC, p.user_id" if order else ""
     return f"""WITH pop AS (SELECT user_id, cutoff_us FROM {population}),
 ev AS (
-SELECT e.user_id, p.cutoff_us, e.event_type, e.amount, e.item_id, e.category,
+SELECT e.user_id, p.cutoff_us, e.amount,
   CAST(p.cutoff_us - e.ts_us AS DOUBLE) / {day} AS age,
   CASE WHEN {_is_cancel("e.event_type")} THEN 0 ELSE 1 END AS act,
+  CASE WHEN e.event_type = {quote(PURCHASE)} THEN 1 ELSE 0 END AS buy,
+  CASE WHEN e.event_type = {quote("cart")} THEN 1 ELSE 0 END AS cart,
+  {type_code} AS tcode,
   FLOOR(CAST(e.ts_us - p.cutoff_us AS DOUBLE) / {day}) AS day_idx
 FROM {events} e JOIN pop p ON e.user_id = p.user_id AND e.ts_us < p.cutoff_us
 ),
@@ -232,3 +243,32 @@ FROM (SELECT user_id, {col}, MIN(ts_us) AS first_us FROM {events}
 JOIN pop p ON f.user_id = p.user_id AND f.first_us < p.cutoff_us
 GROUP BY p.user_id, p.cutoff_us
 )"""
+
+
+def sequences_sql(population: str, max_events: int, events: str = EVENTS) -> str:
+    """The raw rows the encoder's sequences need, per (user, cutoff) of ``population``.
+
+    An encoder event is one (timestamp, event type) of a user (order lines merged); its
+    sequence keeps the last ``max_events`` of them before the cutoff, and the gap of the
+    oldest kept one needs the event before it. So: the rows of each pair's last
+    ``max_events + 1`` events, ordered by cutoff, user, time, type and then category
+    (which line of a merged event comes first). Feed them to ``sequences.build_sequences``.
+    """
+    keep = int(max_events) + 1
+    return f"""WITH pop AS (SELECT user_id, cutoff_us FROM {population}),
+ev AS (
+SELECT e.user_id, p.cutoff_us, e.ts_us, e.event_type, e.amount, e.category
+FROM {events} e JOIN pop p ON e.user_id = p.user_id AND e.ts_us < p.cutoff_us
+),
+ranked AS (
+SELECT user_id, cutoff_us, ts_us, event_type,
+  ROW_NUMBER() OVER (PARTITION BY user_id, cutoff_us ORDER BY ts_us DESC, event_type DESC)
+    AS back
+FROM (SELECT DISTINCT user_id, cutoff_us, ts_us, event_type FROM ev) g
+)
+SELECT ev.user_id, ev.cutoff_us, ev.ts_us, ev.event_type, ev.amount, ev.category
+FROM ev JOIN ranked r
+  ON ev.user_id = r.user_id AND ev.cutoff_us = r.cutoff_us AND ev.ts_us = r.ts_us
+  AND ev.event_type = r.event_type
+WHERE r.back <= {keep}
+ORDER BY ev.cutoff_us DESC, ev.user_id, ev.ts_us, ev.event_type, ev.category"""
