@@ -51,7 +51,11 @@ def save_session() -> None:
         ss[WORKSPACE].saved = {k: ss[k] for k in SAVED if k in ss}
 
 
-def collect(on_train: Callable[[Job], None], on_explain: Callable[[Job], None]) -> None:
+def collect(
+    on_train: Callable[[Job], None],
+    on_explain: Callable[[Job], None],
+    on_open: Callable[[Job], None] | None = None,
+) -> None:
     """Take every finished, not yet collected job's result into the session (once each)."""
     ss = st.session_state
     for kind, job in list(workspace().jobs.items()):
@@ -60,7 +64,8 @@ def collect(on_train: Callable[[Job], None], on_explain: Callable[[Job], None]) 
         job.collected = True
         ss[JOB_PROBLEMS].pop(kind, None)
         if job.state == "done":
-            (on_train if kind == "train" else on_explain)(job)
+            handler = {"train": on_train, "open": on_open}.get(kind) or on_explain
+            handler(job)
         elif job.state == "refused":
             ss[JOB_PROBLEMS][kind] = job.problems
         elif job.state == "failed":

@@ -11,7 +11,15 @@ from pathlib import Path
 import streamlit as st
 
 from churn_app import background
-from churn_app.state import DATA_NAME, LOG, RUN, init_state, take_explanation, take_run
+from churn_app.state import (
+    DATA_NAME,
+    LOG,
+    RUN,
+    init_state,
+    take_explanation,
+    take_run,
+    take_source,
+)
 
 PAGES_DIR = Path(__file__).parent / "pages"
 # (file, title, icon); the first is the default page
@@ -37,7 +45,9 @@ def main() -> None:
         page_title="Churn early warning", page_icon=":material/trending_down:", layout="wide"
     )
     init_state()
-    background.collect(take_run, take_explanation)  # before the sidebar: it shows the new model
+    background.collect(
+        take_run, take_explanation, take_source
+    )  # before the sidebar: it shows the new model
     nav = st.navigation([page(spec[0]) for spec in PAGE_SPECS])
     with st.sidebar:
         log = st.session_state[LOG]

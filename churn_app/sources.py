@@ -24,6 +24,7 @@ from churn_core.loading import read_events
 SOURCE = "source"
 CHUNK = 1 << 20
 DATA_ROOT_ENV = "CHURN_DATA_ROOT"  # if set, local paths must lie inside this folder
+BIG_FILE_ENV = "CHURN_BIG_FILE_MB"  # files above this size (default 200 MB) are read out of core
 
 
 @dataclass(frozen=True)
@@ -82,17 +83,16 @@ def check_local_path(text: str) -> Path:
         )
     if not path.exists():
         raise EventDataError([f"'{path}' does not exist. Check the folder and file name."])
-    if path.is_dir():
-        raise EventDataError(
-            [
-                f"'{path}' is a folder. The loader reads one file (CSV, CSV.gz, Parquet or "
-                "XLSX): give the path of one file, or combine a folder of Parquet parts into "
-                "one file first."
-            ]
-        )
     if not os.access(path, os.R_OK):
         raise EventDataError([f"'{path}' cannot be read by this app (file permissions)."])
     return path
+
+
+def is_big(path: Path) -> bool:
+    """A folder (of Parquet or CSV parts), or a file above ``CHURN_BIG_FILE_MB`` (200 MB):
+    read out of core by DuckDB (``churn_core.engine.files``) instead of into memory."""
+    limit_mb = float(os.environ.get(BIG_FILE_ENV, "200"))
+    return path.is_dir() or path.stat().st_size > limit_mb * 2**20
 
 
 def read_source(

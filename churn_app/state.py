@@ -16,12 +16,14 @@ from churn_app.sources import (
     SOURCE,
     Source,
     check_local_path,
+    is_big,
     read_source,
     release_upload,
     reload_source,
     save_upload,
 )
 from churn_core.config import ChurnConfig, SchemaConfig
+from churn_core.engine.source import EventSource
 from churn_core.errors import ConfigError, EventDataError
 from churn_core.events import EventLog
 from churn_core.ingest import load_events
@@ -129,6 +131,8 @@ def reload_data() -> None:
     ss = st.session_state
     source = ss[SOURCE]
     same = source is not None and source.name == ss[DATA_NAME] and source.path.exists()
+    if same and not source.columns:  # read out of core: no pseudonymisation there yet
+        same = False
     if same and ss.get(MAPPING) is not None:
         same = apply_mapping(ss[MAPPING])  # keep the analyst's mapping
     elif same:
@@ -137,7 +141,7 @@ def reload_data() -> None:
         load_demo()
 
 
-def use_log(log: EventLog, name: str) -> None:
+def use_log(log: EventLog | EventSource, name: str) -> None:
     """Make ``log`` the current data; the previous run no longer applies to it."""
     ss = st.session_state
     ss[LOG] = log
@@ -186,13 +190,48 @@ def load_upload(upload: Any) -> bool:
 
 
 def load_path(text: str) -> bool:
-    """Read an event file by its local path (for files above the upload limit)."""
+    """Read an event file by its local path (for files above the upload limit); a folder or
+    a big file is opened out of core in the background (:func:`open_big`)."""
     try:
         path = check_local_path(text)
+        if is_big(path):
+            return open_big(path)
     except EventDataError as err:
         st.session_state[PROBLEMS] = err.for_app()
         return False
     return _read(path, str(path), temporary=False)
+
+
+def open_big(path) -> bool:
+    """Open a folder or big file out of core (DuckDB) as a background job with progress;
+    :func:`take_source` makes it the current data when it is done."""
+    from churn_core.config import EngineConfig
+    from churn_core.engine.files import event_files, open_source
+
+    if pseudonyms.key_file() is not None:
+        raise EventDataError(
+            [
+                "Pseudonymisation is not available yet for files read out of core. Switch off "
+                "Pseudonymise user ids, or pseudonymise the file first (churn CLI)."
+            ]
+        )
+    event_files(path)  # a folder without event files is refused at once
+    engine = EngineConfig(kind="duckdb")
+    background.request(
+        "open",
+        "Reading",
+        lambda progress, path=path: open_source(path, engine=engine, progress=progress),
+        path=path,
+    )
+    return True
+
+
+def take_source(job: Job) -> None:
+    """A finished out-of-core read: its source becomes the current data."""
+    path = job.context["path"]
+    _use_source(Source(path, str(path), temporary=False))
+    st.session_state[MAPPING] = None
+    use_log(job.result, str(path))
 
 
 def apply_mapping(schema: SchemaConfig) -> bool:
@@ -282,6 +321,19 @@ def policy_kwargs(run: Any) -> tuple[str, dict[str, Any]]:
         "cost_per_user": float(p["cost_per_user"]),
     }
     return p["rule"], kwargs
+
+
+def need_events_in_memory() -> None:
+    """An info box and ``st.stop()`` when the data was read out of core (a folder or a big
+    file): this part of the page reads single users' events from the in-memory log."""
+    if isinstance(st.session_state[LOG], EventSource):
+        st.info(
+            f"{st.session_state[DATA_NAME]} was read out of core (too big to hold in memory), "
+            "so this part, which reads single users' events, is not available for it. Train, "
+            "the profile and the at-risk list are; for campaign lists use the churn CLI "
+            "(`churn score --engine duckdb`)."
+        )
+        st.stop()
 
 
 def need_run() -> Any:

@@ -816,3 +816,13 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"error: cannot write or read {err.filename}: {err.strerror}.", file=sys.stderr)
         return 2
+    except Exception as err:  # --engine duckdb past its memory_limit: a setting, not a bug
+        if "OutOfMemory" not in type(err).__name__ or "duckdb" not in type(err).__module__:
+            raise
+        print(
+            f"error: the DuckDB engine ran out of memory ({str(err).splitlines()[0]}). Raise "
+            "memory_limit in the [engine] table of --config, or set temp_directory to a disk "
+            "with free space.",
+            file=sys.stderr,
+        )
+        return 2

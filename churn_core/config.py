@@ -325,7 +325,7 @@ class EngineConfig:
     memory_limit: str | None = None
     temp_directory: str | None = None
     sample_rows: int = 50_000
-    train_rows: int = 5_000_000
+    train_rows: int = 2_000_000
     batch_users: int = 50_000
 
     def __post_init__(self) -> None:

@@ -6,7 +6,7 @@ import streamlit as st
 
 from churn_app import charts
 from churn_app.campaign_state import recommended_for
-from churn_app.state import LOG, need_run
+from churn_app.state import LOG, need_events_in_memory, need_run
 from churn_app.targeting import current_targets, explanation_for, policy_widgets
 
 st.title("At-risk users")
@@ -49,6 +49,7 @@ st.dataframe(
 def drill_down() -> None:
     """One user's event timeline and explanation (reruns only this fragment)."""
     st.subheader("One user")
+    need_events_in_memory()
     ids = users["user_id"].head(500).tolist() or run.scores["user_id"].head(500).tolist()
     uid = st.selectbox("User", ids, key="drill_user")
     if uid is None:

@@ -19,13 +19,21 @@ from churn_app.campaign_state import (
     plan_for,
     summary_metrics,
 )
-from churn_app.state import CONFIG, DATA_NAME, LOG, need_run, show_problems
+from churn_app.state import (
+    CONFIG,
+    DATA_NAME,
+    LOG,
+    need_events_in_memory,
+    need_run,
+    show_problems,
+)
 from churn_core.campaign import ITEM_COLUMNS
 from churn_core.errors import EventDataError
 from churn_core.reasons import REASON_COLUMNS
 
 st.title("Campaign")
 run = need_run()
+need_events_in_memory()
 st.caption(
     f"Plan a retention campaign from the scores as of {run.metadata()['as_of']} "
     f"(model {run.metadata()['model']}, {run.config.label.horizon_days}-day horizon). "

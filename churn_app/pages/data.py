@@ -18,6 +18,7 @@ from churn_app.state import (
     show_problems,
 )
 from churn_core.errors import ConfigError
+from churn_core.events import EventLog
 
 st.title("Data")
 st.caption("The bundled demo log is loaded at start. Upload your own CSV, CSV.gz or Parquet.")
@@ -71,13 +72,14 @@ st.caption(
 if upload is not None and st.session_state.get("upload_id") != upload.file_id:
     st.session_state["upload_id"] = upload.file_id  # a new file: stream to disk, detect, load
     load_upload(upload)
-path_box = st.expander("Load from a local path (files above the upload limit)")
+path_box = st.expander("Load from a local path (files above the upload limit, folders)")
 with path_box, st.form("path_form", border=False):
     typed = st.text_input(
         "Path of an event file on this computer",
         key="local_path",
         placeholder="/data/events.csv.gz",
-        help="CSV, CSV.gz, Parquet or XLSX; read in place, never copied.",
+        help="CSV, CSV.gz, Parquet or XLSX; read in place, never copied. A folder of Parquet "
+        "or CSV parts, or a file above 200 MB, is read out of core (DuckDB) in the background.",
     )
     if st.form_submit_button("Load file"):
         load_path(typed)
@@ -126,7 +128,12 @@ with left:
     else:
         st.caption("No column looked like personal data (e-mail, phone, names, addresses).")
     st.markdown("**Events per type**")
-    st.dataframe(log.frame["event_type"].value_counts().rename("events"))
+    in_memory = isinstance(log, EventLog)
+    counts = log.frame["event_type"].value_counts() if in_memory else log.event_type_counts()
+    st.dataframe(counts.rename("events"))
 with right:
-    st.plotly_chart(charts.events_per_day(log.frame))
-    st.plotly_chart(charts.days_since_last(log.frame, log.default_as_of()))
+    if in_memory:
+        st.plotly_chart(charts.events_per_day(log.frame))
+        st.plotly_chart(charts.days_since_last(log.frame, log.default_as_of()))
+    else:
+        st.info("Read out of core by DuckDB (a folder or a big file): no charts of raw events.")

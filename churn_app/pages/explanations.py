@@ -5,12 +5,13 @@ from __future__ import annotations
 import streamlit as st
 
 from churn_app import background, charts
-from churn_app.state import LOG, need_run, show_problems
+from churn_app.state import LOG, need_events_in_memory, need_run, show_problems
 from churn_app.targeting import explanation_for
 from churn_core.explain import explain_run
 
 st.title("Explanations")
 run = need_run()
+need_events_in_memory()
 exp = explanation_for(run)
 if exp is None:
     st.write("SHAP values for the scored users (first use takes about 10–20 s).")

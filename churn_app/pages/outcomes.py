@@ -12,7 +12,13 @@ import streamlit as st
 
 from churn_app import campaign_charts
 from churn_app.campaign_state import CAMPAIGN
-from churn_app.state import DATA_NAME, LOG, session_upload, show_problems
+from churn_app.state import (
+    DATA_NAME,
+    LOG,
+    need_events_in_memory,
+    session_upload,
+    show_problems,
+)
 from churn_core.campaign_files import activity_events_from, read_export_bytes
 from churn_core.errors import EventDataError
 from churn_core.outcome import UPLIFT_METHOD, outcome_report
@@ -65,6 +71,7 @@ try:
         log = session_upload(events_file, "outcome_events_log")  # per session, not cached
         events_name = events_file.name
     else:
+        need_events_in_memory()
         log, events_name = st.session_state[LOG], st.session_state[DATA_NAME]
 except EventDataError as err:
     show_problems(err.problems, "These files cannot be used:")

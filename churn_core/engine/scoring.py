@@ -56,7 +56,10 @@ def score_to_file(
         )
     say = progress or (lambda stage, frac: None)
     as_of = pd.Timestamp(as_of)
-    spill = tempfile.mkdtemp(prefix="churn_scores_", dir=config.engine.temp_directory)
+    where = config.engine.temp_directory
+    if where:
+        Path(where).mkdir(parents=True, exist_ok=True)
+    spill = tempfile.mkdtemp(prefix="churn_scores_", dir=where)
     try:
         n = _score_parts(model, source, as_of, config, Path(spill), say)
         if n == 0:

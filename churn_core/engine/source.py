@@ -53,7 +53,7 @@ class _Meta:
 
 
 def _ts(us: Any) -> pd.Timestamp:
-    return pd.Timestamp(int(us), unit="us")
+    return pd.Timestamp(int(us), unit="us").as_unit("ns")  # as EventLog times are
 
 
 @dataclass(frozen=True, eq=False)
@@ -284,7 +284,7 @@ class EventSource:
             )
             params = derive.fit_bgnbd_params(inputs)
             start = self.start
-            for raw in self.engine.batches(f"SELECT * FROM {agg}", rows):
+            for raw in self.engine.batches(f"SELECT * FROM {agg} ORDER BY user_id", rows):
                 X = derive.derive_features(raw, event_types, start, horizon_days, params)
                 users = raw["user_id"].to_numpy()
                 yield FeatureTable(

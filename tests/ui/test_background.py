@@ -131,7 +131,7 @@ def test_upload_goes_to_a_temp_file_deleted_when_replaced(tmp_path):
         ("", "Type the full path"),
         ("relative/events.csv", "not a full path"),
         ("/no/such/dir/events.csv", "does not exist"),
-        ("{tmp}", "is a folder"),
+        ("{tmp}", "holds no .parquet, .csv or .csv.gz file"),
     ],
 )
 def test_bad_local_path_is_one_clear_error(tmp_path, typed, expected):
