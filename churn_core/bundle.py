@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import platform
+import sys
 import zipfile
 from dataclasses import asdict
 from importlib import metadata
@@ -51,8 +52,7 @@ def save_model(
 
     With ``root``, ``directory`` must stay inside it (else :class:`ModelBundleError`).
     """
-    import skops.io as sio
-
+    sio = skops_io()
     out = Path(directory) if root is None else inside_root(root, directory)
     out.mkdir(parents=True, exist_ok=True)
     pipe = model.pipeline
@@ -89,6 +89,28 @@ def save_model(
     (out / "bundle.json").write_text(json.dumps(manifest, indent=2, default=str))
     log.info("saved model bundle to %s", out)
     return out
+
+
+def skops_io():
+    """``skops.io``, imported without importing torch when torch is not loaded yet.
+
+    skops builds its list of trusted types by importing every scikit-learn package, which
+    includes sklearn's array-API adapter for torch and so torch itself (about 1.5 s, a third
+    of ``churn score``'s start-up). While skops loads, ``import torch`` fails, so that adapter
+    package is skipped (scikit-learn walks packages ignoring ImportError); the trusted-type list
+    is the same, since it lists estimators only. torch imports normally afterwards.
+    """
+    if "skops.io" in sys.modules:
+        return sys.modules["skops.io"]
+    block = "torch" not in sys.modules
+    if block:
+        sys.modules["torch"] = None  # type: ignore[assignment]  # makes `import torch` fail
+    try:
+        import skops.io as sio
+    finally:
+        if block and sys.modules.get("torch", False) is None:
+            del sys.modules["torch"]
+    return sio
 
 
 def inside_root(root: str | Path, directory: str | Path) -> Path:
@@ -153,7 +175,7 @@ def load_model(
 
 
 def _load_model(d: Path, manifest_path: Path) -> tuple[ChurnModel, ChurnConfig, dict]:
-    import skops.io as sio
+    sio = skops_io()
 
     manifest = json.loads(manifest_path.read_text())
     version = manifest.get("format_version") if isinstance(manifest, dict) else None

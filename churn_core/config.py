@@ -136,7 +136,7 @@ class ModelConfig:
     class_weight: str | None = None  # None or "balanced"
     calibration: str = "sigmoid"  # one of CALIBRATIONS
     cv_folds: int = 5
-    max_cv_rows: int = 60_000  # CV/backtest/search on a user sample this big; final fit: all
+    max_cv_rows: int = 30_000  # CV/backtest/search on a user sample this big; final fit: all
     search: bool = False
     search_iter: int = 8
     seed: int = 0

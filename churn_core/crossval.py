@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import logging
+from concurrent.futures import Executor
 from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
 from sklearn.metrics import average_precision_score, log_loss, roc_auc_score
+from sklearn.pipeline import Pipeline
 
 from churn_core.config import EncoderConfig, ModelConfig
 from churn_core.errors import EventDataError
+from churn_core.fit_pool import submit
 from churn_core.metrics import (
     Curves,
     CVResult,
@@ -57,8 +60,13 @@ def out_of_fold_scores(
     model_cfg: ModelConfig,
     encoder_cfg: EncoderConfig | None = None,
     progress: Progress | None = None,
+    pool: Executor | None = None,
 ) -> tuple[np.ndarray, list[np.ndarray]]:
-    """Raw scores for every row from a pipeline that never saw that row's user."""
+    """Raw scores for every row from a pipeline that never saw that row's user.
+
+    With ``pool`` (``fit_pool``) the folds are fitted side by side; progress is then reported
+    per finished fold, from the calling thread.
+    """
     folds = _folds(table, model_cfg.cv_folds, model_cfg.seed)
     template = build_pipeline(model_cfg, table.feature_names, encoder_cfg)
     oof = np.zeros(len(table.target()))
@@ -73,6 +81,14 @@ def out_of_fold_scores(
                     "the horizon or the activity events."
                 ]
             )
+    if pool is not None:
+        jobs = [submit(pool, _fold_scores, template, table, tr, va, None) for tr, va in folds]
+        for i, ((_, va), job) in enumerate(zip(folds, jobs, strict=True)):
+            oof[va] = job.result()
+            if progress:
+                progress(f"cross-validation fold {i + 1}/{k}", (i + 1) / k)
+        return oof, [va for _, va in folds]
+    for i, (tr, va) in enumerate(folds):
         stage = f"cross-validation fold {i + 1}/{k}"
         inner = None
         if progress:
@@ -81,11 +97,18 @@ def out_of_fold_scores(
             def inner(s: str, f: float, stage=stage, i=i) -> None:
                 progress(f"{stage}: {s}", (i + f) / k)
 
-        pipe = fit_pipeline(clone(template), table.X.iloc[tr], table.target()[tr], inner)
-        oof[va] = raw_scores(pipe, table.X.iloc[va])
+        oof[va] = _fold_scores(template, table, tr, va, inner)
         if progress:
             progress(stage, (i + 1) / k)
     return oof, [va for _, va in folds]
+
+
+def _fold_scores(
+    template, table: FeatureTable, tr: np.ndarray, va: np.ndarray, progress: Progress | None
+) -> np.ndarray:
+    """Fit a fresh copy of ``template`` on rows ``tr``; its raw scores on rows ``va``."""
+    pipe = fit_pipeline(clone(template), table.X.iloc[tr], table.target()[tr], progress)
+    return raw_scores(pipe, table.X.iloc[va])
 
 
 def cross_validate(
@@ -93,13 +116,15 @@ def cross_validate(
     model_cfg: ModelConfig,
     encoder_cfg: EncoderConfig | None = None,
     progress: Progress | None = None,
+    pool: Executor | None = None,
 ) -> tuple[CVResult, Calibrator]:
     """Grouped stratified k-fold; calibration is cross-fitted so no fold grades itself.
 
     Each fold's probabilities come from a calibrator fitted on the other folds'
     out-of-fold scores. Returns the result and the calibrator fitted on all of them.
+    ``pool`` (``fit_pool``): fit the folds side by side.
     """
-    oof, val_sets = out_of_fold_scores(table, model_cfg, encoder_cfg, progress)
+    oof, val_sets = out_of_fold_scores(table, model_cfg, encoder_cfg, progress, pool)
     y = table.target()
     prob = np.zeros_like(oof)
     for va in val_sets:
@@ -134,6 +159,7 @@ def backtest(
     encoder_cfg: EncoderConfig | None = None,
     horizon_days: int = 90,
     progress: Progress | None = None,
+    pool: Executor | None = None,
 ) -> CVResult | None:
     """Train on earlier cutoffs, test on the latest labelled one (out of time).
 
@@ -141,6 +167,7 @@ def backtest(
     such cutoff exists, every earlier cutoff is used and the result says so. ``result.baseline``
     compares the model with RFM + logistic regression fitted on the same rows: ROC-AUC
     and PR-AUC of both, their difference and its paired-bootstrap standard error.
+    ``pool`` (``fit_pool``): the inner folds, the refit and the baseline side by side.
     """
     cuts = np.unique(table.cutoff)
     if len(cuts) < 2:
@@ -157,22 +184,33 @@ def backtest(
     train = table.take(tr)
     inner = replace(model_cfg, cv_folds=min(model_cfg.cv_folds, 3))
     say = progress or (lambda s, f: None)
-    try:
-        oof, _ = out_of_fold_scores(train, inner, encoder_cfg, lambda s, f: say(s, 0.75 * f))
-    except EventDataError:  # too few users before the test cutoff: no backtest, like above
-        return None
-    cal = Calibrator.fit(oof, train.target(), model_cfg.calibration)
-    pipe = build_pipeline(model_cfg, table.feature_names, encoder_cfg)
-    fit_pipeline(pipe, train.X, train.target(), lambda s, f: say(f"refit: {s}", 0.75 + 0.25 * f))
     y = table.target()[te]
     X_test = table.X.iloc[te]
-    prob = cal(raw_scores(pipe, X_test))
+    pipe = build_pipeline(model_cfg, table.feature_names, encoder_cfg)
+    refit_progress = None if pool else (lambda s, f: say(f"refit: {s}", 0.75 + 0.25 * f))
+    has_rfm = set(RFM_COLUMNS) <= set(table.feature_names)
+
+    def start_refits() -> list:  # the model on every training row, and the RFM baseline
+        jobs = [submit(pool, _refit_scores, pipe, train, X_test, refit_progress)]
+        if has_rfm:
+            jobs.append(submit(pool, _refit_scores, rfm_pipeline(), train, X_test, None))
+        return jobs
+
+    jobs = start_refits() if pool is not None else []  # in a pool: alongside the folds
+    try:
+        oof, _ = out_of_fold_scores(train, inner, encoder_cfg, lambda s, f: say(s, 0.75 * f), pool)
+    except EventDataError:  # too few users before the test cutoff: no backtest, like above
+        for job in jobs:
+            job.cancel()
+        return None
+    jobs = jobs or start_refits()
+    cal = Calibrator.fit(oof, train.target(), model_cfg.calibration)
+    prob = cal(jobs[0].result())
     threshold = max_f1_threshold(train.target(), cal(oof))
     folds = pd.DataFrame([score_metrics(y, prob, threshold)], index=["out-of-time"])
     baseline = None
-    if set(RFM_COLUMNS) <= set(table.feature_names):
-        rfm = rfm_pipeline().fit(train.X, train.target()).decision_function(X_test)
-        baseline = compare_with_baseline(y, prob, rfm, model_cfg.seed)
+    if has_rfm:
+        baseline = compare_with_baseline(y, prob, jobs[1].result(), model_cfg.seed)
     return CVResult(
         "out-of-time",
         folds,
@@ -183,6 +221,15 @@ def backtest(
         tuple(notes),
         baseline=baseline,
     )
+
+
+def _refit_scores(
+    pipe, train: FeatureTable, X_test: pd.DataFrame, progress: Progress | None
+) -> np.ndarray:
+    """Fit ``pipe`` on every row of ``train``; its raw scores on ``X_test``."""
+    if progress is None:
+        return raw_scores(pipe.fit(train.X, train.target()), X_test)
+    return raw_scores(fit_pipeline(pipe, train.X, train.target(), progress), X_test)
 
 
 def compare_with_baseline(
@@ -244,6 +291,29 @@ def baseline_verdict(comparison: pd.DataFrame | None) -> str:
     )
 
 
+def final_pipeline(
+    table: FeatureTable,
+    model_cfg: ModelConfig,
+    encoder_cfg: EncoderConfig | None,
+    progress: Progress | None = None,
+) -> Pipeline:
+    """The pipeline fitted on every training row (``fit_final`` without the calibrator)."""
+    pipe = build_pipeline(model_cfg, table.feature_names, encoder_cfg)
+    return fit_pipeline(pipe, table.X, table.target(), progress)
+
+
+def final_model(
+    pipe: Pipeline,
+    feature_names: list[str],
+    encoder_cfg: EncoderConfig | None,
+    calibrator: Calibrator,
+    event_types: tuple[str, ...],
+) -> ChurnModel:
+    """A fitted final pipeline and the cross-fitted calibrator, as one ``ChurnModel``."""
+    max_events = encoder_cfg.max_events if encoder_cfg and encoder_cfg.kind != "none" else None
+    return ChurnModel(pipe, calibrator, tuple(feature_names), event_types, max_events)
+
+
 def fit_final(
     table: FeatureTable,
     model_cfg: ModelConfig,
@@ -253,10 +323,8 @@ def fit_final(
     progress: Progress | None = None,
 ) -> ChurnModel:
     """Refit the pipeline on every training row and attach the cross-fitted calibrator."""
-    pipe = build_pipeline(model_cfg, table.feature_names, encoder_cfg)
-    fit_pipeline(pipe, table.X, table.target(), progress)
-    max_events = encoder_cfg.max_events if encoder_cfg and encoder_cfg.kind != "none" else None
-    return ChurnModel(pipe, calibrator, tuple(table.feature_names), event_types, max_events)
+    pipe = final_pipeline(table, model_cfg, encoder_cfg, progress)
+    return final_model(pipe, table.feature_names, encoder_cfg, calibrator, event_types)
 
 
 SEARCH_SPACE: dict[str, dict[str, list]] = {
@@ -277,10 +345,12 @@ def search(
     model_cfg: ModelConfig,
     encoder_cfg: EncoderConfig | None = None,
     progress: Progress | None = None,
+    pool: Executor | None = None,
 ) -> tuple[ModelConfig, pd.DataFrame]:
     """Randomised search over ``SEARCH_SPACE`` with the same grouped CV; best by ROC-AUC.
 
-    Returns the best config and the table of every setting tried, best first.
+    Returns the best config and the table of every setting tried, best first. ``pool``
+    (``fit_pool``): each setting's folds side by side.
     """
     space = SEARCH_SPACE[model_cfg.classifier]
     grid = [dict(zip(space, vals)) for vals in _product(list(space.values()))]
@@ -293,7 +363,7 @@ def search(
     rows = []
     for i, params in enumerate(tried):
         cfg = replace(model_cfg, **params)
-        oof, _ = out_of_fold_scores(table, cfg, encoder_cfg)
+        oof, _ = out_of_fold_scores(table, cfg, encoder_cfg, pool=pool)
         p = 1 / (1 + np.exp(-np.clip(oof, -30, 30)))
         rows.append(
             {

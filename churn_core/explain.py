@@ -12,7 +12,9 @@ single factor, :data:`SEQUENCE_FACTOR`):
 
 * HistGradientBoosting / RandomForest / other tree ensembles: ``shap.TreeExplainer``
   (path-dependent, exact, no background needed);
-* LogisticRegression / LinearSVC: ``shap.LinearExplainer`` against a background sample;
+* LogisticRegression / LinearSVC (anything with a single row of ``coef_``): exact linear
+  SHAP values against a background sample, ``coef * (z - mean(background))`` (the same as
+  ``shap.LinearExplainer`` with an ``Independent`` masker, without importing shap: 1.7 s);
 * anything else: ``shap.PermutationExplainer`` with an ``Independent`` masker over a
   bounded background sample.
 
@@ -153,10 +155,27 @@ class _Kernel:
     kind: str
 
 
+def _linear_kernel(clf, Z_bg: np.ndarray, units: str) -> _Kernel:
+    """Exact SHAP values of a linear score ``Z @ w + b`` against a background sample:
+    ``w * (z - mean(background))``, base ``mean(background) @ w + b`` (what
+    ``shap.LinearExplainer`` with an ``Independent`` masker computes, without importing shap).
+    """
+    w = np.asarray(clf.coef_, dtype=np.float64)[0]
+    b = float(np.ravel(getattr(clf, "intercept_", 0.0))[0])
+    mean = np.asarray(Z_bg, dtype=np.float64).mean(axis=0)
+    return _Kernel(
+        lambda Z: (np.asarray(Z, dtype=np.float64) - mean) * w, float(mean @ w + b), units, "linear"
+    )
+
+
 def _make_kernel(clf, Z_bg: np.ndarray) -> _Kernel:
+    name = type(clf).__name__
+    coef = getattr(clf, "coef_", None)
+    if coef is not None and np.asarray(coef).shape[0] == 1:
+        units = "margin" if name == "LinearSVC" else "log-odds"
+        return _linear_kernel(clf, Z_bg, units)
     import shap
 
-    name = type(clf).__name__
     if name in ("RandomForestClassifier", "ExtraTreesClassifier"):
         e = shap.TreeExplainer(clf)
         base = float(np.asarray(e.expected_value).ravel()[1])
@@ -174,12 +193,6 @@ def _make_kernel(clf, Z_bg: np.ndarray) -> _Kernel:
         return _Kernel(
             lambda Z: _class1(e.shap_values(Z, check_additivity=False)), base, "log-odds", "tree"
         )
-    coef = getattr(clf, "coef_", None)
-    if coef is not None and np.asarray(coef).shape[0] == 1:
-        e = shap.LinearExplainer(clf, shap.maskers.Independent(Z_bg, max_samples=len(Z_bg)))
-        base = float(np.asarray(e.expected_value).ravel()[0])
-        units = "margin" if name == "LinearSVC" else "log-odds"
-        return _Kernel(lambda Z: np.asarray(e.shap_values(Z)), base, units, "linear")
     raw = _raw_fn(clf)
     bg = Z_bg[:PERMUTATION_BACKGROUND]
     e = shap.PermutationExplainer(raw, shap.maskers.Independent(bg, max_samples=len(bg)), seed=SEED)

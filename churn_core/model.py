@@ -14,12 +14,10 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
 from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import SplineTransformer, StandardScaler
-from sklearn.svm import LinearSVC
 from sklearn.utils.validation import check_is_fitted
 
 from churn_core.config import EncoderConfig, ModelConfig
@@ -195,6 +193,10 @@ def make_classifier(cfg: ModelConfig) -> BaseEstimator:
     cw = cfg.class_weight
     if cfg.classifier == "logreg":
         return LogisticRegression(C=cfg.C, class_weight=cw, max_iter=2000, tol=1e-3)
+    # imported when used: the default (logreg) run and `churn score` skip their import time
+    from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+    from sklearn.svm import LinearSVC
+
     if cfg.classifier == "svm":
         return LinearSVC(C=cfg.C, class_weight=cw, max_iter=5000, random_state=cfg.seed)
     if cfg.classifier == "hgb":

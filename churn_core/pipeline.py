@@ -13,7 +13,8 @@ from churn_core.crossval import (
     backtest,
     baseline_verdict,
     cross_validate,
-    fit_final,
+    final_model,
+    final_pipeline,
     search,
 )
 from churn_core.engine.sample import sample_users
@@ -21,6 +22,7 @@ from churn_core.engine.source import EventSource
 from churn_core.errors import EventDataError
 from churn_core.events import EventLog
 from churn_core.features import pick_event_types
+from churn_core.fit_pool import fit_pool, submit
 from churn_core.labels import MIN_POSITIVES, summarise_labels, training_cutoffs
 from churn_core.metrics import CVResult
 from churn_core.model import ChurnModel
@@ -143,6 +145,7 @@ def train(
         rows = sample_users(hist, config.engine.train_rows, config.model.seed)
     enc = config.encoder
     max_events = enc.max_events if enc.kind != "none" else None
+    horizon = spec.horizon_days
     say("labels and features", 0.0)
     table = training_table(
         rows, spec, cutoffs, event_types, max_events, progress=lambda s, f: say(s, 0.2 * f)
@@ -155,39 +158,47 @@ def train(
     # big logs: validate on a sample of whole users; the final model still sees every row
     sample = table.sample_users(model_cfg.max_cv_rows, model_cfg.seed)
     search_results = None
-    if model_cfg.search:
-        say("hyperparameter search", 0.2)
-        model_cfg, search_results = search(sample, model_cfg, enc)
-        config = replace(config, model=model_cfg)
-    t1 = time.perf_counter()
-    cv, calibrator = cross_validate(
-        sample, model_cfg, enc, progress=lambda s, f: say(s, 0.25 + 0.4 * f)
-    )
-    timings["cross_validation"] = time.perf_counter() - t1
-    say("out-of-time backtest", 0.65)
-    t1 = time.perf_counter()
-    oot = backtest(
-        sample,
-        model_cfg,
-        enc,
-        spec.horizon_days,
-        lambda s, f: say(f"backtest: {s}", 0.65 + 0.15 * f),
-    )
-    timings["backtest"] = time.perf_counter() - t1
-    say("final model", 0.8)
-    t1 = time.perf_counter()
-    model = fit_final(
-        table,
-        model_cfg,
-        enc,
-        calibrator,
-        event_types,
-        lambda s, f: say(f"final model: {s}", 0.8 + 0.1 * f),
-    )
+    with fit_pool(enc) as pool:  # CV folds, backtest and final fit side by side
+        if model_cfg.search:
+            say("hyperparameter search", 0.2)
+            model_cfg, search_results = search(sample, model_cfg, enc, pool=pool)
+            config = replace(config, model=model_cfg)
+        t1 = time.perf_counter()
+        final, scoring = None, None
+        if pool is not None:  # the final fit, the longest, first; then the scoring table
+            final = submit(pool, final_pipeline, table, model_cfg, enc)
+            scoring = submit(pool, scoring_table, hist, as_of, event_types, max_events, horizon)
+        cv, calibrator = cross_validate(
+            sample, model_cfg, enc, progress=lambda s, f: say(s, 0.25 + 0.4 * f), pool=pool
+        )
+        timings["cross_validation"] = time.perf_counter() - t1
+        say("out-of-time backtest", 0.65)
+        t1 = time.perf_counter()
+        oot = backtest(
+            sample,
+            model_cfg,
+            enc,
+            spec.horizon_days,
+            lambda s, f: say(f"backtest: {s}", 0.65 + 0.15 * f),
+            pool,
+        )
+        timings["backtest"] = time.perf_counter() - t1
+        say("final model", 0.8)
+        t1 = time.perf_counter()
+        if final is None:
+            pipe = final_pipeline(
+                table, model_cfg, enc, lambda s, f: say(f"final model: {s}", 0.8 + 0.1 * f)
+            )
+        else:
+            pipe = final.result()
+    model = final_model(pipe, table.feature_names, enc, calibrator, event_types)
     timings["final_fit"] = time.perf_counter() - t1
     say("scoring", 0.9)
     t1 = time.perf_counter()
-    scores, feats = score_users(model, hist, as_of, config)
+    if scoring is None:
+        scores, feats = score_users(model, hist, as_of, config)
+    else:
+        scores, feats = score_table(model, scoring.result(), config, hist.has_amount, as_of)
     timings["scoring"] = time.perf_counter() - t1
     timings["total"] = time.perf_counter() - t0
     say("done", 1.0)

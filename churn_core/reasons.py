@@ -11,7 +11,7 @@ Vectorised per factor: one pass over the chosen (user, factor) pairs, grouped by
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 
 import numpy as np
 import pandas as pd
@@ -64,7 +64,7 @@ def _ratio(a: float, b: float) -> str:
 
 # --------------------------------------------------------------------------- templates
 # Each template gets one user's feature values (a dict-like row) and returns a phrase.
-Row = dict
+Row = Mapping  # feature name -> value (a dict, or top_reasons' view on the columns)
 
 
 def _recency(r: Row, name: str) -> str:
@@ -306,12 +306,32 @@ def top_reasons(values: pd.DataFrame, features: pd.DataFrame, k: int = N_REASONS
     names = list(values.columns)
     rows, slots, fidx = _choose(values, k)
     feats = features.reindex(values.index)
+    columns = {c: feats[c].tolist() for c in feats.columns}  # plain Python values
     for f in np.unique(fidx):
         sel = fidx == f
         r_sel, s_sel = rows[sel], slots[sel]
-        sub = feats.iloc[r_sel]
         contrib = v[r_sel, f]
         name = names[f]
-        records = sub.to_dict("records") if sub.shape[1] else [{}] * len(sub)
-        out[r_sel, s_sel] = [phrase(name, row, c) for row, c in zip(records, contrib)]
+        out[r_sel, s_sel] = [
+            phrase(name, _Row(columns, int(r)), c) for r, c in zip(r_sel, contrib, strict=True)
+        ]
     return pd.DataFrame(out, index=values.index, columns=cols)
+
+
+class _Row(Mapping):
+    """One user's feature values, read-only, as the templates read them (``r["x"]``,
+    ``r.get``, ``in``): a view on the column arrays, so no per-user dict is built."""
+
+    __slots__ = ("_columns", "_i")
+
+    def __init__(self, columns: dict[str, list], i: int):
+        self._columns, self._i = columns, i
+
+    def __getitem__(self, name: str):
+        return self._columns[name][self._i]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._columns)
+
+    def __len__(self) -> int:
+        return len(self._columns)
