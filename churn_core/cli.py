@@ -51,7 +51,8 @@ def _engine_flag(p: argparse.ArgumentParser) -> None:
         "--engine",
         choices=ENGINES,
         help="local: read the log into memory (default); duckdb: read CSV, CSV.gz, Parquet or "
-        "a folder of Parquet out of core (settings: the [engine] table of --config)",
+        "a folder of Parquet out of core (settings: the [engine] table of --config); spark: "
+        "PySpark in local mode, or the cluster spark-submit configured (any path Spark reads)",
     )
 
 
@@ -107,16 +108,6 @@ def _label_flags(p: argparse.ArgumentParser, required: bool) -> None:
         "for up to N epochs with early stopping (default 0: off)",
     )
     p.add_argument("--seed", type=int, help="random seed (default 0)")
-
-
-def _engine_flag(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--engine",
-        choices=ENGINES,
-        help="where features are computed: local (in memory, default), duckdb (out of core) or "
-        "spark (PySpark: local mode, or the cluster of spark-submit; EVENTS may be any path "
-        "Spark reads)",
-    )
 
 
 def _global_flags(p: argparse.ArgumentParser, default: object) -> None:

@@ -31,7 +31,8 @@ def sample_users(source: EventSource, max_events: int, seed: int = 0) -> EventSo
     source.engine.materialize(
         name,
         f"SELECT * FROM {source.events} "
-        f"WHERE hash(user_id || '/{int(seed)}') % {_BUCKETS} < {keep}",
+        # ABS: Spark's hash is a signed INT (DuckDB's an unsigned BIGINT, where ABS is a no-op)
+        f"WHERE ABS(hash(user_id || '/{int(seed)}')) % {_BUCKETS} < {keep}",
     )
     counts = source.engine.frame(f"SELECT COUNT(*) AS n, COUNT(DISTINCT user_id) AS u FROM {name}")
     # the log's own start and end: features measured against the log, not the sample

@@ -15,10 +15,11 @@ import logging
 import os
 import sys
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import pandas as pd
@@ -33,6 +34,8 @@ from churn_core.roles import SAMPLE_ROWS
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
+
+    from churn_core.engine.source import EventSource
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +68,7 @@ def spark_session(
     UI, ``shuffle_partitions`` (default ``2 * cores``) small partitions and Arrow on, and
     its Python workers run this interpreter.
     """
+    warnings.filterwarnings("ignore", _PANDAS_NOTICE, FutureWarning)
     try:
         from pyspark import SparkConf
         from pyspark.sql import SparkSession
@@ -72,7 +76,6 @@ def spark_session(
         raise EventDataError(
             ["--engine spark needs PySpark: pip install 'churn-core[spark]' (and Java 17)."]
         ) from exc
-    warnings.filterwarnings("ignore", _PANDAS_NOTICE, FutureWarning)
     active = SparkSession.getActiveSession()
     submitted = os.environ.get("PYSPARK_GATEWAY_PORT") and SparkConf().contains("spark.master")
     if active is None and not submitted:
@@ -111,6 +114,59 @@ def spark_session(
     for key, value in SESSION_SQL_CONF.items():
         active.conf.set(key, value)
     return active
+
+
+def collect(frame: DataFrame) -> pd.DataFrame:
+    """A Spark frame on the driver as pandas (via Arrow): only for bounded results."""
+    return cast(pd.DataFrame, frame.toPandas())
+
+
+class SparkEngine:
+    """The engine protocol of :class:`churn_core.engine.source.EventSource` on Spark:
+    shared SQL text in, pandas out. Relations are Spark temp views."""
+
+    def __init__(self, spark: SparkSession) -> None:
+        self.spark = spark
+        self._persisted: dict[str, DataFrame] = {}
+
+    def frame(self, sql: str) -> pd.DataFrame:
+        """Run ``sql`` and collect the whole result (via Arrow)."""
+        return collect(self.spark.sql(sql))
+
+    def batches(self, sql: str, rows: int = 100_000) -> Iterator[pd.DataFrame]:
+        """Run ``sql`` and yield the result in frames of at most ``rows`` rows, one Spark
+        partition at a time, so the driver holds one batch (plus one partition)."""
+        result = self.spark.sql(sql)
+        columns = result.columns
+        chunk: list = []
+        for row in result.toLocalIterator(prefetchPartitions=False):
+            chunk.append(tuple(row))
+            if len(chunk) >= rows:
+                yield pd.DataFrame.from_records(chunk, columns=columns)
+                chunk = []
+        if chunk:
+            yield pd.DataFrame.from_records(chunk, columns=columns)
+
+    def register(self, name: str, frame: pd.DataFrame) -> None:
+        """A pandas frame as the temp view ``name`` (e.g. a population table)."""
+        self.spark.createDataFrame(frame).createOrReplaceTempView(name)
+
+    def unregister(self, name: str) -> None:
+        self.spark.catalog.dropTempView(name)
+
+    def materialize(self, name: str, sql: str) -> None:
+        """The result of ``sql`` computed once (cached, spilling to disk) as view ``name``."""
+        from pyspark import StorageLevel
+
+        result = self.spark.sql(sql).persist(StorageLevel.MEMORY_AND_DISK)
+        result.createOrReplaceTempView(name)
+        self._persisted[name] = result
+
+    def drop(self, name: str) -> None:
+        self.spark.catalog.dropTempView(name)
+        found = self._persisted.pop(name, None)
+        if found is not None:
+            found.unpersist()
 
 
 def _paths(paths: str | os.PathLike | list) -> list[str]:
@@ -231,9 +287,19 @@ class SparkEvents:
         self.register()
         return self.spark.sql(text)
 
+    def source(self) -> EventSource:
+        """This log as an :class:`~churn_core.engine.source.EventSource` on a
+        :class:`SparkEngine`: what ``pipeline.train`` and the shared tables read."""
+        from churn_core.engine.source import EventSource
+
+        name = f"events_spark_{id(self.frame)}"
+        self.frame.createOrReplaceTempView(name)
+        until = None if self.upper_us is None else pd.Timestamp(self.upper_us, unit="us")
+        return EventSource(SparkEngine(self.spark), name, self.report, self.has_amount, until=until)
+
     def event_type_counts(self) -> pd.Series:
         """Events per type (for ``pick_event_types``), most frequent first."""
-        counts = self.frame.groupBy("event_type").count().toPandas()
+        counts = collect(self.frame.groupBy("event_type").count())
         return counts.set_index("event_type")["count"].sort_values(ascending=False)
 
 
@@ -263,7 +329,7 @@ def read_events(
     paths_ = _paths(paths)
     raw = read_raw(spark, paths_)
     texts = raw.select([raw[f"`{c}`"].cast("string").alias(c) for c in raw.columns])
-    sample = texts.limit(sample_rows).toPandas().astype("str")
+    sample = collect(texts.limit(sample_rows)).astype("str")
     if sample.empty:
         raise EventDataError([f"'{paths_[0]}' has no data rows. Export the whole log again."])
     det = detect_schema(sample, schema)
@@ -277,10 +343,10 @@ def read_events(
         cols.drop_reason.alias("drop_reason"),
         cols.bad_amounts.alias("bad_amount"),
     )
+    if cache:  # one pass over the files: the counts fill the cache the features read
+        tagged = tagged.persist()
     counts = _drop_counts(tagged)
     frame = tagged.where(tagged["drop_reason"].isNull()).select(*cols.columns)
-    if cache:
-        frame = frame.persist()
     rows_read = int(sum(c["rows"] for c in counts))
     dropped = tuple((c["drop_reason"], int(c["rows"])) for c in counts if c["drop_reason"])
     kept = [c for c in counts if c["drop_reason"] is None]
@@ -353,14 +419,16 @@ def _problems(
     before_time = rows_kept + sum(
         n for r, n in dropped if not r.startswith(("repeated", "missing user", "missing time"))
     )
-    if rows_kept == 0:
+    fix = "Pass --time-format or choose another column with --time-col."
+    if unreadable and unreadable == before_time:
+        problems.append(f"No value in column {time_col} could be read as a timestamp. {fix}")
+    elif rows_kept == 0:
         reasons = "; ".join(f"{n:,} {r}" for r, n in dropped)
         problems.append(f"No usable rows remain ({reasons}). Check the column mapping.")
     elif unreadable >= MAX_UNREADABLE_TIMES * max(before_time, 1):
         problems.append(
             f"{unreadable:,} of {before_time:,} values in column {time_col} "
-            f"({unreadable / before_time:.0%}) could not be read as timestamps. Pass "
-            "--time-format or choose another column with --time-col."
+            f"({unreadable / before_time:.0%}) could not be read as timestamps. {fix}"
         )
     if n_bad_amount * 2 > max(rows_kept, 1):
         problems.append(
@@ -375,7 +443,7 @@ def _problems(
 def to_pandas_events(events: SparkEvents) -> pd.DataFrame:
     """The canonical rows with ``timestamp`` (datetime64) as an ``EventLog`` frame has them:
     for tests and small logs only (it collects every event to the driver)."""
-    frame = events.frame.toPandas()
+    frame = collect(events.frame)
     frame["timestamp"] = pd.to_datetime(frame.pop("ts_us").to_numpy(np.int64), unit="us")
     cols = ["user_id", "timestamp", "event_type", "amount", "item_id", "category"]
     return frame[cols].sort_values(["user_id", "timestamp"], kind="stable").reset_index(drop=True)

@@ -118,6 +118,7 @@ def _number(name: str, sample: pd.DataFrame) -> tuple[Column, Column]:
     text = _text(name)
     stripped = sf.regexp_replace(text, _CURRENCY, "")
     shown = sample[name].dropna().astype("str") if name in sample else pd.Series(dtype="str")
+    shown = shown[pd.to_numeric(shown, errors="coerce").isna()]  # only cells a cast misreads
     shown = shown.str.replace(r"[£$€¥\s\u00a0']", "", regex=True)
     if shown.str.contains(r",\d{1,2}$|,\d{4,}$|\.\d{3},\d+$").any():
         retry = sf.regexp_replace(sf.regexp_replace(stripped, "\\.", ""), ",", ".")
@@ -153,10 +154,10 @@ def _timestamp_us(name: str, det: DetectedSchema, year: int | None) -> tuple[Col
         joined = sf.concat(sf.lit(f"{year or DEFAULT_YEAR}-"), sf.regexp_replace(text, "[/.]", "-"))
         return sf.unix_micros(sf.to_timestamp(joined, pattern)), fmt
     iso = sf.to_timestamp(sf.regexp_replace(text, " (UTC|GMT)$", ""))
-    pattern = spark_pattern(fmt.removesuffix(" %Z")) if fmt else None
-    if pattern is None:
+    spark_fmt = spark_pattern(fmt.removesuffix(" %Z")) if fmt else None
+    if spark_fmt is None:
         return sf.unix_micros(iso), fmt or "ISO 8601"
-    parsed = sf.to_timestamp(sf.regexp_replace(text, " (UTC|GMT)$", ""), pattern)
+    parsed = sf.to_timestamp(sf.regexp_replace(text, " (UTC|GMT)$", ""), spark_fmt)
     return sf.unix_micros(sf.coalesce(parsed, iso)), fmt or "ISO 8601"
 
 
@@ -256,12 +257,12 @@ def canonical_columns(
 
     amount, amount_how = sf.lit(0.0), ""
     if "amount_col" in numbers:
-        amount, amount_how = numbers["amount_col"][0], det.amount_col
+        amount, amount_how = numbers["amount_col"][0], str(det.amount_col)
     elif "quantity_col" in numbers and "price_col" in numbers:
         amount = numbers["quantity_col"][0] * numbers["price_col"][0]
         amount_how = f"{det.quantity_col} × {det.price_col}"
     elif "price_col" in numbers:
-        amount, amount_how = numbers["price_col"][0], det.price_col
+        amount, amount_how = numbers["price_col"][0], str(det.price_col)
         if event_col:
             amount = sf.when(event == PURCHASE, amount).otherwise(sf.lit(0.0))
             amount_how += " on purchase events, 0 on other events"

@@ -41,21 +41,24 @@ _BUNDLES: dict[str, Any] = {}  # per Python worker: bundle path -> ChurnModel
 
 
 def resolve_bundle(model_dir: str) -> Path:
-    """The bundle folder on this machine: the path itself, or the copy ``--files`` shipped."""
+    """The bundle folder on this machine: the path itself, the copy ``addFile`` shipped
+    (``SparkFiles.get``), or the folder ``--archives x.zip#name`` unpacked in the working dir."""
     path = Path(model_dir)
-    if (path / "bundle.json").is_file():
-        return path
+    candidates = [path]
     try:
         from pyspark import SparkFiles
 
-        shipped = Path(SparkFiles.get(path.name))
+        candidates.append(Path(SparkFiles.get(path.name)))
     except Exception:  # no SparkContext on this process, or nothing shipped
-        shipped = path
-    if (shipped / "bundle.json").is_file():
-        return shipped
+        pass
+    candidates.append(Path.cwd() / path.name)
+    for candidate in candidates:
+        if (candidate / "bundle.json").is_file():
+            return candidate
     raise ModelBundleError(
         f"The model bundle {model_dir} is not readable on this machine ({os.uname().nodename}). "
-        "Put it on a path every executor can read, or ship it with spark-submit --files."
+        "Put it on a path every executor can read, or ship it with spark-submit --archives "
+        f"{path.name}.zip#{path.name} (or SparkContext.addFile(dir, recursive=True))."
     )
 
 

@@ -1,45 +1,34 @@
 """``train`` and ``score`` with ``--engine spark``: Spark computes, scikit-learn fits on the driver.
 
-Training: labels and features in Spark (the shared SQL), the training table (bounded by
-``max_rows``, whole users) collected via Arrow, then the very cross-validation, backtest,
-calibration and final fit of :mod:`churn_core.pipeline` (the functions of
-:mod:`churn_core.crossval`). Scoring a saved bundle runs on the executors
+Training is :func:`churn_core.pipeline.train` on the Spark log's
+:class:`~churn_core.engine.source.EventSource`: labels and features run the shared SQL on
+Spark, the training rows (bounded: a hash sample of whole users) are collected via Arrow and
+fitted exactly as locally. Scoring a saved bundle runs on the executors
 (:mod:`churn_core.engine.spark_score`).
 """
 
 from __future__ import annotations
 
 import logging
-import time
-from dataclasses import replace
 
 import pandas as pd
 
 from churn_core.config import ChurnConfig
-from churn_core.crossval import backtest, cross_validate, fit_final, search
-from churn_core.engine.spark import SparkEvents
+from churn_core.engine.spark import SparkEvents, collect
 from churn_core.engine.spark_score import (
     SCORE_FEATURES,
     finish_scores,
     reference_row,
     score_partitions,
 )
-from churn_core.engine.spark_tables import (
-    scoring_aggregates,
-    scoring_bgnbd,
-    scoring_features,
-    training_table,
-)
+from churn_core.engine.spark_tables import scoring_aggregates, scoring_bgnbd
 from churn_core.errors import EventDataError
-from churn_core.features import MAX_TYPE_FEATURES
-from churn_core.labels import summarise_labels, training_cutoffs
 from churn_core.model import ChurnModel
-from churn_core.pipeline import ChurnRun, check_trainable, score_table
-from churn_core.table import FeatureTable, Progress
+from churn_core.pipeline import ChurnRun, train
+from churn_core.table import Progress
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MAX_TRAIN_ROWS = 2_000_000  # user-cutoff rows collected to the driver for fitting
 REFERENCE_ROWS = 5_000  # users whose median feature values are the reasons' reference
 
 
@@ -53,83 +42,18 @@ def _no_encoder(config: ChurnConfig) -> None:
         )
 
 
-def pick_event_types(events: SparkEvents) -> tuple[str, ...]:
-    """``features.pick_event_types`` on Spark: the most frequent few types, never cancels."""
-    from churn_core.events import CANCEL_EVENTS
-
-    counts = events.event_type_counts()
-    counts = counts[~counts.index.isin(CANCEL_EVENTS)]
-    return tuple(sorted(counts.index[:MAX_TYPE_FEATURES].tolist()))
-
-
 def train_spark(
     events: SparkEvents,
     config: ChurnConfig,
     as_of: pd.Timestamp | None = None,
     progress: Progress | None = None,
-    max_rows: int | None = DEFAULT_MAX_TRAIN_ROWS,
 ) -> ChurnRun:
-    """``pipeline.train`` with labels, features and scoring features computed by Spark."""
+    """``pipeline.train`` on the Spark engine: labels, features and the scoring features run
+    the shared SQL on Spark (through :class:`~churn_core.engine.source.EventSource`); the
+    training rows (a hash sample of whole users beyond ``[engine] train_rows`` events) are
+    collected via Arrow and fitted with scikit-learn on the driver, as locally."""
     _no_encoder(config)
-    say = progress or (lambda stage, frac: None)
-    timings: dict[str, float] = {}
-    t0 = time.perf_counter()
-    as_of = pd.Timestamp(as_of) if as_of is not None else events.default_as_of()
-    hist = events.before(as_of)
-    spec = config.label
-    cutoffs = training_cutoffs(hist, spec, as_of)  # type: ignore[arg-type]  # reads .start
-    event_types = pick_event_types(hist)
-    say("labels and features (Spark)", 0.0)
-    table = training_table(
-        hist, spec, cutoffs, event_types, hist.start, max_rows, config.model.seed
-    )
-    labels = summarise_labels(spec, cutoffs, table.cutoff, table.target())
-    check_trainable(table, labels, spec.horizon_days)
-    timings["features"] = time.perf_counter() - t0
-
-    model_cfg, enc = config.model, config.encoder
-    sample = table.sample_users(model_cfg.max_cv_rows, model_cfg.seed)
-    search_results = None
-    if model_cfg.search:
-        say("hyperparameter search", 0.2)
-        model_cfg, search_results = search(sample, model_cfg, enc)
-        config = replace(config, model=model_cfg)
-    t1 = time.perf_counter()
-    cv, calibrator = cross_validate(
-        sample, model_cfg, enc, progress=lambda s, f: say(s, 0.25 + 0.4 * f)
-    )
-    timings["cross_validation"] = time.perf_counter() - t1
-    say("out-of-time backtest", 0.65)
-    t1 = time.perf_counter()
-    oot = backtest(sample, model_cfg, enc, spec.horizon_days)
-    timings["backtest"] = time.perf_counter() - t1
-    say("final model", 0.8)
-    t1 = time.perf_counter()
-    model = fit_final(table, model_cfg, enc, calibrator, event_types)
-    timings["final_fit"] = time.perf_counter() - t1
-    say("scoring (Spark features)", 0.9)
-    t1 = time.perf_counter()
-    X = scoring_features(hist, as_of, event_types, hist.start, spec.horizon_days)
-    users = X.pop("user_id").to_numpy()
-    scoring = FeatureTable(X, None, users, pd.Series(as_of, index=X.index).to_numpy())
-    scores, feats = score_table(model, scoring, config, events.has_amount, as_of)
-    timings["scoring"] = time.perf_counter() - t1
-    timings["total"] = time.perf_counter() - t0
-    say("done", 1.0)
-    return ChurnRun(
-        config,
-        as_of,
-        labels,
-        cv,
-        oot,
-        model,
-        scores,
-        feats,
-        cv.threshold,
-        search_results,
-        timings,
-        events.has_amount,
-    )
+    return train(events.source(), config, as_of, progress)
 
 
 def score_spark(
@@ -163,13 +87,13 @@ def score_spark(
         if reasons:
             from churn_core.engine.derive import derive_features
 
-            some = raw.limit(REFERENCE_ROWS).toPandas()
+            some = collect(raw.limit(REFERENCE_ROWS))
             reference = reference_row(
                 derive_features(some, model.event_types, start, horizon, params)
             )
-        scored = score_partitions(
-            raw, model_dir, model.event_types, start, horizon, params, reference
-        ).toPandas()
+        scored = collect(
+            score_partitions(raw, model_dir, model.event_types, start, horizon, params, reference)
+        )
     finally:
         raw.unpersist()
     if scored.empty:
