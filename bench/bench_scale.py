@@ -13,8 +13,8 @@ Logs come from ``bench/biglog.py`` (seeded synthetic views/searches/carts/purcha
 ~20 events per user, generated once in chunks and cached in ``bench/.cache/``). Every step is
 the real CLI as an analyst would run it, in a child process::
 
-    python -m churn_core train -q LOG --model-dir DIR --horizon-days 30 [--engine E]
-    python -m churn_core score -q LOG --model-dir DIR --out scores.csv [--engine E]
+    python -m churn_core train LOG --model-dir DIR --horizon-days 30 [--engine E]
+    python -m churn_core score LOG --model-dir DIR --out scores.csv [--engine E]
 
 Measured per step: wall time of the child (interpreter start and imports included) and peak
 RSS of its whole process tree (the child plus everything it starts, e.g. Spark's JVM), polled
@@ -231,7 +231,7 @@ def run_cell(
         return cell
     model_dir = work / f"model_{engine}_{label}"
     py = [sys.executable, "-m", "churn_core"]
-    train = [*py, "train", "-q", path, "--model-dir", str(model_dir)]
+    train = [*py, "train", path, "--model-dir", str(model_dir)]
     train += ["--horizon-days", str(HORIZON), *extra]
     if args.config:  # score takes the engine settings from the bundle
         train += ["--config", str(args.config)]
@@ -244,7 +244,7 @@ def run_cell(
         cell.score = Step("skipped", note="train did not finish")
         return cell
     out = work / f"scores_{engine}_{label}.csv"
-    score = [*py, "score", "-q", path, "--model-dir", str(model_dir), "--out", str(out), *extra]
+    score = [*py, "score", path, "--model-dir", str(model_dir), "--out", str(out), *extra]
     print(f"  {engine} {label}: score ...", flush=True)
     cell.score = measure(score, limit, args.timeout, logs / f"{engine}_{label}_score.log")
     print(f"    {_step_text(cell.score)}", flush=True)
