@@ -237,8 +237,9 @@ def run_cell(
         train += ["--config", str(args.config)]
     logs = CACHE / "logs"
     logs.mkdir(exist_ok=True)
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", cell.engine).strip("_") + f"_{label}"
     print(f"  {engine} {label}: train ...", flush=True)
-    cell.train = measure(train, limit, args.timeout, logs / f"{engine}_{label}_train.log")
+    cell.train = measure(train, limit, args.timeout, logs / f"{slug}_train.log")
     print(f"    {_step_text(cell.train)}", flush=True)
     if cell.train.status != "ok":
         cell.score = Step("skipped", note="train did not finish")
@@ -246,7 +247,7 @@ def run_cell(
     out = work / f"scores_{engine}_{label}.csv"
     score = [*py, "score", path, "--model-dir", str(model_dir), "--out", str(out), *extra]
     print(f"  {engine} {label}: score ...", flush=True)
-    cell.score = measure(score, limit, args.timeout, logs / f"{engine}_{label}_score.log")
+    cell.score = measure(score, limit, args.timeout, logs / f"{slug}_score.log")
     print(f"    {_step_text(cell.score)}", flush=True)
     if out.exists():
         with open(out) as fh:
