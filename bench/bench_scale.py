@@ -21,10 +21,12 @@ RSS of its whole process tree (the child plus everything it starts, e.g. Spark's
 from ``/proc`` every 0.1 s in the child's session and merged with the child's own
 ``ru_maxrss``. A watchdog kills the tree when it goes above ``--mem-limit-gb`` (default 12 GB,
 lowered to what the machine has available minus 1.5 GB) or runs past ``--timeout``, and the
-table says "over limit" / "timeout" instead of a figure. The in-memory ``local`` engine is not
-started at a size where its peak, extrapolated from the previous size (0.4 GB of imports plus a
-part linear in the events), would pass the limit ("skipped" in the table). The watchdog also
-kills a child when the machine has less than 1 GB available (other people's processes).
+table says "over limit" / "timeout" instead of a figure. When train does not finish at a
+size, score still runs there with the bundle trained at the previous size (said in a note).
+The in-memory ``local`` engine is not started at a size where its peak, extrapolated from the
+previous size (0.4 GB of imports plus a part linear in the events), would pass the limit
+("skipped" in the table). The watchdog also kills a child when the machine has less than
+1 GB available (other people's processes).
 
 The naive pandas reference (``bench/naive_reference.py``, features at two cutoffs, logistic
 regression and gradient boosting, no CV; it reads CSV, so it gets the 1M log as CSV.gz, from
@@ -42,7 +44,6 @@ import json
 import os
 import platform
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -214,8 +215,15 @@ def run_cell(
     choices: list[str] | None,
     work: Path,
     limit: int,
+    fallback: tuple[str, str] | None = None,
 ) -> Cell:
-    """Train then score with one engine on one log."""
+    """Train then score with one engine on one log.
+
+    When train does not finish and ``fallback`` (size, bundle folder) holds a bundle trained
+    by the same engine on a smaller log, score still runs with that bundle (said in a note),
+    so that the memory of scoring is measured at this size too. The bundle folder of a
+    finished train is kept in ``cell.extra["model_dir"]``.
+    """
     label = size_label(events)
     cell = Cell(
         engine_name(engine, args),
@@ -241,19 +249,25 @@ def run_cell(
     print(f"  {engine} {label}: train ...", flush=True)
     cell.train = measure(train, limit, args.timeout, logs / f"{slug}_train.log")
     print(f"    {_step_text(cell.train)}", flush=True)
-    if cell.train.status != "ok":
+    note = ""
+    if cell.train.status == "ok":
+        cell.extra["model_dir"] = str(model_dir)
+    elif fallback is None:
         cell.score = Step("skipped", note="train did not finish")
         return cell
+    else:
+        model_dir = Path(fallback[1])
+        note = f"scored with the {fallback[0]} bundle (train {cell.train.status})"
     out = work / f"scores_{engine}_{label}.csv"
     score = [*py, "score", path, "--model-dir", str(model_dir), "--out", str(out), *extra]
-    print(f"  {engine} {label}: score ...", flush=True)
+    print(f"  {engine} {label}: score {note} ...", flush=True)
     cell.score = measure(score, limit, args.timeout, logs / f"{slug}_score.log")
+    cell.score.note = "; ".join(x for x in (note, cell.score.note) if x)
     print(f"    {_step_text(cell.score)}", flush=True)
     if out.exists():
         with open(out) as fh:
             cell.extra["scored_rows"] = sum(1 for _ in fh) - 1
         out.unlink()
-    shutil.rmtree(model_dir, ignore_errors=True)
     return cell
 
 
@@ -349,7 +363,7 @@ def table(cells: list[Cell], naive: Step | None, naive_size: str) -> str:
         f"- {c.engine} {c.size}: {s.status} ({name}): {s.note}"
         for c in cells
         for name, s in (("train", c.train), ("score", c.score))
-        if s.note and s.status != "ok"
+        if s.note
     ]
     verdicts = []
     for engine in dict.fromkeys(c.engine for c in cells):
@@ -416,6 +430,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench_scale_") as tmp:
         for engine in engines:
             prev: Cell | None = None
+            bundle: tuple[str, str] | None = None  # (size, folder) of the last finished train
             for n in sizes:
                 meta = metas[n]
                 why = skip_reason(engine, meta, prev, limit)
@@ -430,7 +445,9 @@ def main() -> None:
                     )
                 else:
                     path = meta["files"][args.format]
-                    cell = run_cell(engine, n, meta, path, args, choices, Path(tmp), limit)
+                    cell = run_cell(engine, n, meta, path, args, choices, Path(tmp), limit, bundle)
+                    if "model_dir" in cell.extra:
+                        bundle = (cell.size, cell.extra.pop("model_dir"))
                 cells.append(cell)
                 prev = cell
     load1 = os.getloadavg()
