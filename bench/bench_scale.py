@@ -260,7 +260,7 @@ def run_cell(
         note = f"scored with the {fallback[0]} bundle (train {cell.train.status})"
     out = work / f"scores_{engine}_{label}.csv"
     score = [*py, "score", path, "--model-dir", str(model_dir), "--out", str(out), *extra]
-    print(f"  {engine} {label}: score {note} ...", flush=True)
+    print(f"  {engine} {label}: score{' ' + note if note else ''} ...", flush=True)
     cell.score = measure(score, limit, args.timeout, logs / f"{slug}_score.log")
     cell.score.note = "; ".join(x for x in (note, cell.score.note) if x)
     print(f"    {_step_text(cell.score)}", flush=True)
