@@ -314,7 +314,7 @@ class EngineConfig:
 
     ``kind`` ``local`` holds the validated log in memory (pandas); ``duckdb`` reads CSV,
     CSV.gz or (partitioned) Parquet out of core with ``threads`` (None: all cores),
-    ``memory_limit`` (default ``"2GB"``, beyond which DuckDB spills to disk, so a log of any
+    ``memory_limit`` (default ``"1536MB"``, beyond which DuckDB spills to disk, so a log of any
     size fits a laptop; None: DuckDB's own default, 80 % of RAM) and
     ``temp_directory`` (where it spills; None: DuckDB's default). ``sample_rows`` rows are
     read in pandas to detect the mapping; training uses whole users up to ``train_rows``
@@ -323,7 +323,7 @@ class EngineConfig:
 
     kind: str = "local"  # one of ENGINES
     threads: int | None = None
-    memory_limit: str | None = "2GB"
+    memory_limit: str | None = "1536MB"
     temp_directory: str | None = None
     sample_rows: int = 50_000
     train_rows: int = 2_000_000

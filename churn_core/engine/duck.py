@@ -6,9 +6,11 @@ DuckDB runs the shared SQL of :mod:`churn_core.engine.sql` in process, spilling 
 
 from __future__ import annotations
 
+import tempfile
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,7 +24,8 @@ EVENT_COLUMNS = ("user_id", "ts_us", "event_type", "amount", "item_id", "categor
 @dataclass(frozen=True)
 class DuckSettings:
     """Connection settings: ``threads`` (None = DuckDB's default), ``memory_limit`` such
-    as ``"2GB"`` (None = default), ``temp_directory`` for spilling (None = default)."""
+    as ``"2GB"`` (None = default), ``temp_directory`` for spilling (None = a ``churn-duckdb``
+    folder in the system temp folder)."""
 
     threads: int | None = None
     memory_limit: str | None = None
@@ -63,8 +66,11 @@ class DuckEngine:
             config["threads"] = int(self.settings.threads)
         if self.settings.memory_limit is not None:
             config["memory_limit"] = str(self.settings.memory_limit)
-        if self.settings.temp_directory is not None:
-            config["temp_directory"] = str(self.settings.temp_directory)
+        # DuckDB's own default spills into ``.tmp`` under the current directory (gigabytes
+        # inside the analyst's project folder); the system temp folder is the right place
+        config["temp_directory"] = str(
+            self.settings.temp_directory or Path(tempfile.gettempdir()) / "churn-duckdb"
+        )
         self.con = duckdb.connect(":memory:", config=config)
         self._frames: dict[str, pd.DataFrame] = {}
         self._lock = threading.RLock()  # one query at a time on the main connection

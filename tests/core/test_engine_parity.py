@@ -262,3 +262,19 @@ def test_scoring_batches_carry_sequences_from_a_frameless_source(retail_log):
         want.X.drop(columns="sequence"),
     )
     engine.close()
+
+
+def test_spilling_goes_to_the_system_temp_folder_not_the_working_directory():
+    """DuckDB's own default spills gigabytes into ``.tmp`` under the current directory."""
+    import tempfile
+    from pathlib import Path
+
+    from churn_core.engine.duck import DuckEngine, DuckSettings
+
+    where = DuckEngine().frame("SELECT current_setting('temp_directory') AS t")["t"].iloc[0]
+    assert Path(where).parent == Path(tempfile.gettempdir())
+    assert not Path(where).resolve().is_relative_to(Path.cwd().resolve())
+    chosen = DuckEngine(DuckSettings(temp_directory="/tmp/elsewhere"))
+    assert chosen.frame("SELECT current_setting('temp_directory') AS t")["t"].iloc[0] == (
+        "/tmp/elsewhere"
+    )
