@@ -6,8 +6,10 @@ DuckDB runs the shared SQL of :mod:`churn_core.engine.sql` in process, spilling 
 
 from __future__ import annotations
 
+import os
 import tempfile
 import threading
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,8 +26,8 @@ EVENT_COLUMNS = ("user_id", "ts_us", "event_type", "amount", "item_id", "categor
 @dataclass(frozen=True)
 class DuckSettings:
     """Connection settings: ``threads`` (None = DuckDB's default), ``memory_limit`` such
-    as ``"2GB"`` (None = default), ``temp_directory`` for spilling (None = a ``churn-duckdb``
-    folder in the system temp folder)."""
+    as ``"2GB"`` (None = default), ``temp_directory`` under which
+    each engine spills into a folder of its own (None = the system temp folder)."""
 
     threads: int | None = None
     memory_limit: str | None = None
@@ -54,6 +56,20 @@ def canonical_events(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def spill_folder(chosen: str | None = None) -> str:
+    """A folder of one engine's own for DuckDB to spill into, under ``chosen`` (created if
+    missing) or the system temp folder.
+
+    DuckDB creates it when it first spills and deletes it when the connection closes, so
+    each engine needs its own: a shared folder was deleted under a concurrent run's feet
+    (an out-of-memory error at 50M events). DuckDB's own default, ``.tmp`` in the current
+    directory, would put gigabytes in the analyst's project folder.
+    """
+    root = Path(chosen) if chosen else Path(tempfile.gettempdir())
+    root.mkdir(parents=True, exist_ok=True)
+    return str(root / f"churn-duckdb-{os.getpid()}-{uuid.uuid4().hex[:12]}")
+
+
 class DuckEngine:
     """A DuckDB connection running the shared SQL; ``register_frame`` makes ``events``."""
 
@@ -66,11 +82,7 @@ class DuckEngine:
             config["threads"] = int(self.settings.threads)
         if self.settings.memory_limit is not None:
             config["memory_limit"] = str(self.settings.memory_limit)
-        # DuckDB's own default spills into ``.tmp`` under the current directory (gigabytes
-        # inside the analyst's project folder); the system temp folder is the right place
-        config["temp_directory"] = str(
-            self.settings.temp_directory or Path(tempfile.gettempdir()) / "churn-duckdb"
-        )
+        config["temp_directory"] = spill_folder(self.settings.temp_directory)
         self.con = duckdb.connect(":memory:", config=config)
         self._frames: dict[str, pd.DataFrame] = {}
         self._lock = threading.RLock()  # one query at a time on the main connection

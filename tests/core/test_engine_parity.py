@@ -264,17 +264,20 @@ def test_scoring_batches_carry_sequences_from_a_frameless_source(retail_log):
     engine.close()
 
 
-def test_spilling_goes_to_the_system_temp_folder_not_the_working_directory():
-    """DuckDB's own default spills gigabytes into ``.tmp`` under the current directory."""
+def test_each_engine_spills_into_a_folder_of_its_own_outside_the_working_directory(tmp_path):
+    """DuckDB deletes a spill folder it created when its connection closes: a folder shared
+    by two runs vanished under the other one; its own default is ``.tmp`` in the cwd."""
     import tempfile
     from pathlib import Path
 
     from churn_core.engine.duck import DuckEngine, DuckSettings
 
-    where = DuckEngine().frame("SELECT current_setting('temp_directory') AS t")["t"].iloc[0]
-    assert Path(where).parent == Path(tempfile.gettempdir())
-    assert not Path(where).resolve().is_relative_to(Path.cwd().resolve())
-    chosen = DuckEngine(DuckSettings(temp_directory="/tmp/elsewhere"))
-    assert chosen.frame("SELECT current_setting('temp_directory') AS t")["t"].iloc[0] == (
-        "/tmp/elsewhere"
-    )
+    def folder(engine: DuckEngine) -> Path:
+        return Path(engine.frame("SELECT current_setting('temp_directory') AS t")["t"].iloc[0])
+
+    a, b = folder(DuckEngine()), folder(DuckEngine())
+    assert a != b
+    assert a.parent == b.parent == Path(tempfile.gettempdir())
+    assert not a.resolve().is_relative_to(Path.cwd().resolve())
+    chosen = DuckEngine(DuckSettings(temp_directory=str(tmp_path / "spill")))
+    assert folder(chosen).parent == tmp_path / "spill"
