@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -115,9 +115,15 @@ def to_csv_bytes(
     buf = io.StringIO()
     for key, value in _with_flag(metadata, raw).items():
         buf.write(f"# {key}: {value}\r\n")
-    # CRLF rows (RFC 4180): the csv writer then quotes every cell holding a CR or LF
-    (frame if raw else escape_frame(frame)).to_csv(buf, index=False, lineterminator="\r\n")
+    _csv_rows(frame, buf, raw, header=True)
     return buf.getvalue().encode("utf-8-sig")
+
+
+def _csv_rows(frame: pd.DataFrame, buf: io.StringIO, raw: bool, header: bool) -> None:
+    # CRLF rows (RFC 4180): the csv writer then quotes every cell holding a CR or LF
+    (frame if raw else escape_frame(frame)).to_csv(
+        buf, index=False, header=header, lineterminator="\r\n"
+    )
 
 
 def _xlsx_cell(ws, value):
@@ -202,6 +208,29 @@ def write_export(
     data = export_bytes(frame, fmt, metadata, raw)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
+    return path
+
+
+def write_export_chunks(
+    chunks: Iterable[pd.DataFrame],
+    path: str | Path,
+    metadata: Mapping[str, object] | None = None,
+    raw: bool = False,
+) -> Path:
+    """``write_export`` for a frame that arrives in chunks (same columns): a CSV is written
+    chunk by chunk (metadata and header once), so memory follows one chunk; XLSX in one piece."""
+    path = Path(path)
+    if path.suffix.lower() == ".xlsx":
+        return write_export(pd.concat(list(chunks), ignore_index=True), path, metadata, raw)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as fh:
+        for i, chunk in enumerate(chunks):
+            if i == 0:
+                fh.write(to_csv_bytes(chunk, metadata, raw))
+                continue
+            buf = io.StringIO()
+            _csv_rows(chunk, buf, raw, header=False)
+            fh.write(buf.getvalue().encode("utf-8"))
     return path
 
 

@@ -10,7 +10,6 @@ formula-safe cells (``churn_core.export``).
 
 from __future__ import annotations
 
-import io
 import logging
 import shutil
 import tempfile
@@ -23,7 +22,7 @@ import pandas as pd
 from churn_core.config import ChurnConfig
 from churn_core.engine.source import EventSource
 from churn_core.errors import EventDataError
-from churn_core.export import escape_frame, to_csv_bytes, write_export
+from churn_core.export import write_export_chunks
 from churn_core.targets import risk_tier, tier_cuts, value_at_risk
 
 logger = logging.getLogger(__name__)
@@ -59,7 +58,9 @@ def score_to_file(
             raise EventDataError([f"No events before {as_of:%Y-%m-%d}: there is nobody to score."])
         say("ranking every user", 0.9)
         chunks = _ranked(source, Path(spill), n, config)
-        return _write(chunks, Path(path), metadata, raw), n
+        out = write_export_chunks(chunks, path, metadata, raw)
+        logger.info("wrote %s", out)
+        return out, n
     finally:
         shutil.rmtree(spill, ignore_errors=True)
 
@@ -119,22 +120,3 @@ def _ranked(source: EventSource, spill: Path, n: int, config: ChurnConfig):
         for col in rest:
             out[col] = chunk[col].to_numpy()
         yield out
-
-
-def _write(chunks, path: Path, metadata: Mapping[str, object] | None, raw: bool) -> Path:
-    """CSV chunk by chunk (the header and metadata once); XLSX in one piece."""
-    if path.suffix.lower() == ".xlsx":
-        return write_export(pd.concat(list(chunks), ignore_index=True), path, metadata, raw)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "wb") as fh:
-        for i, chunk in enumerate(chunks):
-            if i == 0:
-                fh.write(to_csv_bytes(chunk, metadata, raw))
-                continue
-            buf = io.StringIO()
-            (chunk if raw else escape_frame(chunk)).to_csv(
-                buf, index=False, header=False, lineterminator="\r\n"
-            )
-            fh.write(buf.getvalue().encode("utf-8"))
-    logger.info("wrote %s", path)
-    return path
