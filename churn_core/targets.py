@@ -60,17 +60,32 @@ def score_frame(
     has_amount: bool,
 ) -> pd.DataFrame:
     """One row per user, riskiest first: ``user_id``, ``churn_probability``, tier, percentile…"""
+    out = user_scores(user_id, prob, features, horizon_days, has_amount)
+    prob = out["churn_probability"].to_numpy()
+    out.insert(2, "risk_tier", risk_tier(prob, tier_cuts(prob, targeting)))
+    out.insert(3, "percentile", pd.Series(prob).rank(pct=True, method="max").to_numpy() * 100)
+    out = out.sort_values("churn_probability", ascending=False, kind="stable")
+    return out.reset_index(drop=True)
+
+
+def user_scores(
+    user_id: np.ndarray,
+    prob: np.ndarray,
+    features: pd.DataFrame,
+    horizon_days: int,
+    has_amount: bool,
+) -> pd.DataFrame:
+    """The per-user columns of a score list that need no other user: ``user_id``,
+    ``churn_probability``, ``days_since_last_event`` and (with amounts) ``value_at_risk``.
+    Tiers and percentiles, which rank every user, are added by the caller."""
     prob = np.asarray(prob, dtype=float)
-    out = pd.DataFrame({"user_id": user_id.astype(str), "churn_probability": prob})
-    out["risk_tier"] = risk_tier(prob, tier_cuts(prob, targeting))
-    out["percentile"] = pd.Series(prob).rank(pct=True, method="max").to_numpy() * 100
+    out = pd.DataFrame({"user_id": np.asarray(user_id).astype(str), "churn_probability": prob})
     out["days_since_last_event"] = features["recency_days"].to_numpy()
     if has_amount:
         spend = features["monetary"].to_numpy()
         days = np.maximum(features["tenure_days"].to_numpy(), 30.0)
         out["value_at_risk"] = value_at_risk(prob, spend / days, horizon_days)
-    out = out.sort_values("churn_probability", ascending=False, kind="stable")
-    return out.reset_index(drop=True)
+    return out
 
 
 def flag(

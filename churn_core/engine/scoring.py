@@ -23,7 +23,7 @@ from churn_core.config import ChurnConfig
 from churn_core.engine.source import EventSource
 from churn_core.errors import EventDataError
 from churn_core.export import write_export_chunks
-from churn_core.targets import risk_tier, tier_cuts, value_at_risk
+from churn_core.targets import risk_tier, tier_cuts, user_scores
 
 logger = logging.getLogger(__name__)
 
@@ -83,13 +83,8 @@ def _score_parts(
         order = np.argsort(table.user_id.astype(str), kind="stable")
         X = table.X.iloc[order].reset_index(drop=True)
         users = table.user_id.astype(str)[order]
-        prob = np.asarray(model.predict_proba(X), dtype=float)
-        part = pd.DataFrame({"user_id": users, "churn_probability": prob})
-        part["days_since_last_event"] = X["recency_days"].to_numpy()
-        if source.has_amount:
-            spend = X["monetary"].to_numpy()
-            days = np.maximum(X["tenure_days"].to_numpy(), 30.0)
-            part["value_at_risk"] = value_at_risk(prob, spend / days, horizon)
+        prob = model.predict_proba(X)
+        part = user_scores(users, prob, X, horizon, source.has_amount)
         if background is None:
             background = sample_background(X)
         reasons = explain_model(model, X, pd.Index(users), background).reasons
