@@ -46,15 +46,22 @@ def _open(browser, server):
     return context, page
 
 
-def _train(page) -> None:
+def _train(page, *, slow: bool = False) -> None:
+    """Press Train; ``slow`` picks the Transformer encoder, so the run is still going (about a
+    minute) when the test switches pages or reloads: the default model trains the demo in about
+    a second, faster than the page redraws, and a test of a run in flight would race it."""
     _go(page, "Churn & model", "What churn means")
+    if slow:
+        page.locator('[data-testid="stSelectbox"]').filter(has_text="Sequence encoder").click()
+        page.get_by_role("option", name="transformer", exact=True).click()
     page.get_by_role("button", name="Train").click()
-    page.get_by_text("Training runs in the background").wait_for(timeout=30_000)
+    if slow:
+        page.get_by_text("Training runs in the background").wait_for(timeout=30_000)
 
 
 def test_run_survives_a_page_switch(browser, server):
     context, page = _open(browser, server)
-    _train(page)
+    _train(page, slow=True)
     _go(page, "At-risk users", "At-risk users")  # within seconds of the click
     page.get_by_text("being trained in the background").wait_for(timeout=10_000)
     assert "Training" in _sidebar(page)  # the progress block, on another page
@@ -67,7 +74,7 @@ def test_run_survives_a_page_switch(browser, server):
 
 def test_run_survives_a_reload(browser, server):
     context, page = _open(browser, server)
-    _train(page)
+    _train(page, slow=True)
     assert "ws=" in page.url  # the workspace key that finds this browser's runs again
     page.reload()
     page.get_by_text("Churn & model").first.wait_for(timeout=60_000)
