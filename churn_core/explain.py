@@ -309,11 +309,38 @@ def explain_model(
     )
 
 
+class BackgroundSample:
+    """A seeded uniform sample of up to ``size`` rows of frames seen one after another (the
+    batches of an out-of-core log): each row gets a random key, the smallest keys stay.
+
+    The keys come from one random stream, so the sample of frames added in turn is the
+    sample of their concatenation: ``sample_background`` on the whole table.
+    """
+
+    def __init__(self, size: int = 1000, seed: int = SEED):
+        self.size = int(size)
+        self._rng = np.random.default_rng(seed)
+        self._keys = np.empty(0)
+        self._parts: list[pd.DataFrame] = []
+
+    def add(self, X: pd.DataFrame) -> BackgroundSample:
+        """Offer the rows of ``X`` (in order, after every frame added before)."""
+        keys = np.concatenate([self._keys, self._rng.random(len(X))])
+        frame = pd.concat([*self._parts, X]) if self._parts else X
+        if len(keys) > self.size:
+            keep = np.sort(np.argpartition(keys, self.size - 1)[: self.size])
+            keys, frame = keys[keep], frame.iloc[keep]
+        self._keys, self._parts = keys, [frame]
+        return self
+
+    def frame(self) -> pd.DataFrame:
+        """The sample so far, rows in the order they were added."""
+        return self._parts[0] if self._parts else pd.DataFrame()
+
+
 def sample_background(X: pd.DataFrame, max_background: int = 1000, seed: int = SEED):
     """Up to ``max_background`` rows of ``X``, drawn without replacement with a fixed seed."""
-    n = min(len(X), int(max_background))
-    rows = np.sort(np.random.default_rng(seed).choice(len(X), size=n, replace=False))
-    return X.iloc[rows]
+    return BackgroundSample(max_background, seed).add(X).frame()
 
 
 def explain_run(

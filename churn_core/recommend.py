@@ -83,23 +83,53 @@ class ItemRecommender:
         self, log: EventLog, as_of: pd.Timestamp, user_ids: Sequence[str], k: int = 5
     ) -> pd.DataFrame:
         """See :func:`recommend_items`."""
+        return self.recommend_from(item_events(log, as_of), as_of, user_ids, k)
+
+    def recommend_from(
+        self,
+        ev: pd.DataFrame,
+        as_of: pd.Timestamp,
+        user_ids: Sequence[str],
+        k: int = 5,
+        purchase_weights: pd.Series | None = None,
+    ) -> pd.DataFrame:
+        """:meth:`recommend` on ``item_events``' rows. ``purchase_weights`` (index: item id):
+        every item's decayed purchases over the whole log, when ``ev`` holds only the listed
+        users' events (see ``scores``)."""
         if k < 1:
             raise ValueError(f"k must be at least 1 (got {k}).")
         users = pd.Index(pd.Series(list(user_ids), dtype="object").astype(str), name="user_id")
-        ev = item_events(log, as_of)
-        items = pd.Index(np.unique(ev["item_id"].to_numpy(dtype=str)))
+        ids = ev["item_id"].to_numpy(dtype=str)
+        if purchase_weights is not None:
+            ids = np.concatenate([ids, purchase_weights.index.to_numpy(dtype=str)])
+        items = pd.Index(np.unique(ids))
         if items.empty:
             grid = np.full((len(users), k), None, dtype=object)
             return pd.DataFrame(grid, index=users, columns=item_columns(k))
+        weights = None
+        if purchase_weights is not None:
+            weights = purchase_weights.set_axis(purchase_weights.index.astype(str))
+            weights = weights.reindex(items, fill_value=0.0).to_numpy(dtype=np.float64)
         unique = users.unique() if users.has_duplicates else users
-        scores = self.scores(ev, pd.Timestamp(as_of), unique, items, k)
+        scores = self.scores(ev, pd.Timestamp(as_of), unique, items, k, weights)
         out = top_k_frame(scores, unique, items, k)
         return out.reindex(users) if users.has_duplicates else out
 
     def scores(
-        self, ev: pd.DataFrame, as_of: pd.Timestamp, users: pd.Index, items: pd.Index, k: int = 5
+        self,
+        ev: pd.DataFrame,
+        as_of: pd.Timestamp,
+        users: pd.Index,
+        items: pd.Index,
+        k: int = 5,
+        purchase_weights: np.ndarray | None = None,
     ) -> sp.csr_matrix:
-        """Blended candidate scores, users × items (sparse; absent = not a candidate)."""
+        """Blended candidate scores, users × items (sparse; absent = not a candidate).
+
+        ``purchase_weights`` (aligned with ``items``): every item's decayed purchase count
+        over the whole log (``popularity_weights``), when ``ev`` holds only some users'
+        events (an out-of-core log: ``churn_core.engine.campaign``); by default it is
+        computed from ``ev``."""
         p = self.params
         u = users.get_indexer(ev["user_id"])
         i = items.get_indexer(ev["item_id"])
@@ -131,7 +161,10 @@ class ItemRecommender:
         total = sp.csr_matrix(total)
         total.eliminate_zeros()
         if p.weight_popular:
-            pop = _popularity(i, age, bought, shape[1], p.popular_half_life_days)
+            if purchase_weights is None:
+                purchase_weights = popularity_weights(i, age, bought, shape[1], p)
+            w = np.asarray(purchase_weights, dtype=np.float64)
+            pop = w / w.max() if w.any() else w  # recent popularity, scaled to a maximum of 1
             fallback = _popular(pop, shape[0], k)  # more could never reach a top k
             if p.popular_on_candidates:  # recent popularity also ranks the user's own items
                 fallback = fallback - fallback.multiply(total != 0)
@@ -248,12 +281,12 @@ def _category_popular(
     return sp.csr_matrix(uc @ item_cat)
 
 
-def _popularity(
-    i: np.ndarray, age: np.ndarray, bought: np.ndarray, n_items: int, half_life: float
+def popularity_weights(
+    i: np.ndarray, age: np.ndarray, bought: np.ndarray, n_items: int, params: RecommenderParams
 ) -> np.ndarray:
-    """Recent popularity of every item: decayed purchase counts, scaled to a maximum of 1."""
-    w = np.bincount(i[bought], weights=np.exp2(-age[bought] / half_life), minlength=n_items)
-    return w / w.max() if w.any() else w
+    """Every item's purchases, each weighted ``2^(-age / popular_half_life_days)``."""
+    weights = np.exp2(-age[bought] / params.popular_half_life_days)
+    return np.bincount(i[bought], weights=weights, minlength=n_items)
 
 
 def _popular(pop: np.ndarray, n_users: int, n: int) -> sp.csr_matrix:

@@ -111,6 +111,20 @@ def test_background_is_bounded_and_seeded(log: EventLog) -> None:
     a, b = sample_background(X, 1000), sample_background(X, 1000)
     assert len(a) == 1000 and a.index.equals(b.index)
     assert len(sample_background(X.iloc[:10], 1000)) == 10
+    assert a["a"].is_monotonic_increasing and a["a"].is_unique  # rows in table order
+
+
+def test_background_of_batches_is_the_background_of_the_whole_table() -> None:
+    from churn_core.explain import BackgroundSample
+
+    X = pd.DataFrame({"a": np.arange(5000.0)})
+    whole = sample_background(X, 300)
+    streamed = BackgroundSample(300)
+    for start in (0, 7, 1200, 1201, 4000):  # uneven batches, one of a single row
+        streamed.add(X.iloc[start : {0: 7, 7: 1200, 1200: 1201, 1201: 4000}.get(start, 5000)])
+    assert streamed.frame().index.equals(whole.index)
+    # and it is a spread-out sample, not the first rows: every fifth of the table is in it
+    assert (np.bincount((whole["a"].to_numpy() // 1000).astype(int), minlength=5) > 30).all()
 
 
 def test_embedding_columns_become_one_factor() -> None:
