@@ -393,6 +393,17 @@ def plan_for_run(run, log, explanation=None, campaign: CampaignConfig | None = N
     )
 
 
+def campaign_metadata(
+    config: ChurnConfig, as_of: pd.Timestamp, metadata: dict[str, str] | None = None
+) -> dict[str, str]:
+    """The list file's header lines that every campaign carries: as-of time and horizon."""
+    return {
+        "as_of": f"{pd.Timestamp(as_of):%Y-%m-%d %H:%M}",
+        "horizon_days": str(config.label.horizon_days),
+        **(metadata or {}),
+    }
+
+
 def build_campaign(
     model,
     config: ChurnConfig,
@@ -414,11 +425,7 @@ def build_campaign(
         hist, as_of, model.event_types, model.max_events, config.label.horizon_days
     )
     scores, _ = score_table(model, table, config, hist.has_amount, as_of)
-    meta = {
-        "as_of": f"{pd.Timestamp(as_of):%Y-%m-%d %H:%M}",
-        "horizon_days": str(config.label.horizon_days),
-        **(metadata or {}),
-    }
+    meta = campaign_metadata(config, as_of, metadata)
     draft = plan_campaign(scores, config.campaign, metadata=meta)
     listed = draft.users["user_id"].to_numpy()
     say("explaining the listed users (reasons, actions)", 0.6)

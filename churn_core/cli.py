@@ -225,6 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     c.add_argument("--seed", type=int, metavar="S", help="control-group seed (default 0)")
     c.add_argument("--config", metavar="FILE.toml", help="[campaign] table (flags override it)")
+    _engine_flag(c)
     _raw_export_flag(c)
     _privacy_flag(c)
     _mapping_flags(c)
@@ -634,6 +635,7 @@ def cmd_campaign(args, say) -> int:
     from churn_core.campaign_files import activity_events_text
 
     model, cfg, manifest = load_model(args.model_dir)
+    cfg = cfg.with_(engine={"kind": "local"})  # the bundle's engine settings; the engine: here
     if args.config:
         with _config_errors(args.config):
             cfg = cfg.with_(campaign=vars(ChurnConfig.from_toml(args.config).campaign))
@@ -647,8 +649,6 @@ def cmd_campaign(args, say) -> int:
         cfg = cfg.with_(campaign=changes)
     if Path(args.out).suffix.lower() not in (".csv", ".xlsx"):
         raise EventDataError([f"--out {args.out!r}: name the campaign list .csv or .xlsx."])
-    log = _load(args, cfg.schema, say)
-    as_of = _timestamp(args.as_of, "--as-of") or log.default_as_of()
     enc = cfg.encoder.kind
     meta = {
         "model": cfg.model.classifier + ("" if enc == "none" else f" + {enc} encoder"),
@@ -656,11 +656,34 @@ def cmd_campaign(args, say) -> int:
         "source": Path(args.events).name,
         "activity_events": activity_events_text(cfg.label.activity_events),
     }
-    plan = build_campaign(model, cfg, log, as_of, meta, progress=say)
+    if cfg.engine.kind == "spark":
+        plan = _campaign_spark(args, model, cfg, meta, say)
+    else:
+        log = _load(args, cfg.schema, say, cfg.engine)
+        as_of = _timestamp(args.as_of, "--as-of") or log.default_as_of()
+        if cfg.engine.kind == "duckdb":  # in batches of users, out of core
+            from churn_core.engine.campaign import build_source_campaign
+
+            plan = build_source_campaign(model, cfg, log, as_of, meta, progress=say)
+        else:
+            plan = build_campaign(model, cfg, log, as_of, meta, progress=say)
     out = plan.write(args.out, raw=args.raw_export)
     print("\n".join(plan.lines()))
     print(f"wrote {len(plan.users):,} users to {out}")
     return 0
+
+
+def _campaign_spark(args, model, cfg, meta, say):
+    """``campaign --engine spark``: every user scored on the executors, then the listed
+    users' reasons and items from batches pulled to the driver (``engine.campaign``)."""
+    from churn_core.engine.campaign import build_source_campaign
+    from churn_core.engine.spark_train import open_events, score_spark
+
+    events = open_events(args.events, cfg, say, getattr(args, "pseudonymize", None))
+    as_of = _timestamp(args.as_of, "--as-of") or events.default_as_of()
+    say("scoring every user on Spark", 0.2)
+    scores = score_spark(events, args.model_dir, model, cfg, as_of, reasons=False)
+    return build_source_campaign(model, cfg, events.source(), as_of, meta, say, scores)
 
 
 def cmd_outcome(args, say) -> int:

@@ -46,14 +46,15 @@ def _in_list(values: Iterable[str]) -> str:
     return "(" + ", ".join(quote(v) for v in items) + ")" if items else ""
 
 
-def _is_cancel(col: str = "event_type") -> str:
+def is_cancel(col: str = "event_type") -> str:
+    """SQL: the event in ``col`` is a cancellation (return, refund, ...)."""
     return f"{col} IN {_in_list(CANCEL_EVENTS)}"
 
 
 def activity_predicate(spec: LabelSpec, col: str = "event_type") -> str:
     """SQL condition: the event counts as activity for the label (default: all but cancels)."""
     if spec.activity_events is None:
-        return f"NOT ({_is_cancel(col)})"
+        return f"NOT ({is_cancel(col)})"
     if not spec.activity_events:
         return "1 = 0"
     return f"{col} IN {_in_list(spec.activity_events)}"
@@ -197,7 +198,7 @@ def aggregates_sql(
 ev AS (
 SELECT e.user_id, p.cutoff_us, e.amount,
   CAST(p.cutoff_us - e.ts_us AS DOUBLE) / {day} AS age,
-  CASE WHEN {_is_cancel("e.event_type")} THEN 0 ELSE 1 END AS act,
+  CASE WHEN {is_cancel("e.event_type")} THEN 0 ELSE 1 END AS act,
   CASE WHEN e.event_type = {quote(PURCHASE)} THEN 1 ELSE 0 END AS buy,
   CASE WHEN e.event_type = {quote("cart")} THEN 1 ELSE 0 END AS cart,
   {type_code} AS tcode
@@ -221,7 +222,7 @@ FROM (
   FROM {events} e
   JOIN (SELECT user_id, off, MAX(cutoff_us) AS last_us FROM popd GROUP BY user_id, off) o
     ON e.user_id = o.user_id AND e.ts_us < o.last_us
-  WHERE NOT ({_is_cancel("e.event_type")})
+  WHERE NOT ({is_cancel("e.event_type")})
 ) u
 ),
 gaps AS (

@@ -81,6 +81,20 @@ def test_campaign_writes_the_list_and_prints_the_plan(shop, tmp_path, capsys):
     assert "\n'@cmd," in text or "\n'-2+3," in text or "'=HYPERLINK" in text
 
 
+def test_campaign_out_of_core_writes_the_same_list(shop, tmp_path, capsys):
+    """``--engine duckdb`` (three bounded passes over the file) = the in-memory campaign."""
+    events, _, model, _ = shop
+    local, duck = tmp_path / "local.csv", tmp_path / "duck.csv"
+    assert _campaign(shop, local) == 0
+    args = ["campaign", str(events), "--model-dir", str(model), "--out", str(duck)]
+    assert main([*args, "--as-of", AS_OF, "--engine", "duckdb"]) == 0
+    progress = capsys.readouterr().err
+    assert "out of core" in progress and "explaining the" in progress  # the source path ran
+    (meta_l, ours), (meta_d, theirs) = read_export(local), read_export(duck)
+    assert meta_l == meta_d
+    pd.testing.assert_frame_equal(ours, theirs, check_exact=False, rtol=1e-6)
+
+
 def test_campaign_xlsx_and_score_xlsx_hold_no_formula(shop, tmp_path):
     events, _, model, _ = shop
     out = tmp_path / "list.xlsx"

@@ -143,6 +143,27 @@ def test_one_bundle_scores_the_same_on_spark_executors(spark_retail, retail_log,
     assert spark["churn_probability"].is_monotonic_decreasing
 
 
+def test_campaign_on_spark_equals_the_in_memory_campaign(spark_retail, retail_log, local_bundle):
+    """Scores on the executors, the listed users' reasons and items from the driver's batches:
+    the same list as ``build_campaign`` in memory (users, groups, actions, reasons, items)."""
+    from churn_core.campaign import build_campaign
+    from churn_core.engine.campaign import build_source_campaign
+    from churn_core.engine.spark_train import score_spark
+
+    path, model, cfg = local_bundle
+    cfg = cfg.with_(campaign={"size": 300}, engine={"batch_users": 1_000})
+    as_of = pd.Timestamp("2011-09-10")
+    want = build_campaign(model, cfg, retail_log, as_of).users
+    scores = score_spark(spark_retail, str(path), model, cfg, as_of, reasons=False)
+    got = build_source_campaign(model, cfg, spark_retail.source(), as_of, scores=scores).users
+    assert len(got) == len(want) == 300 and "recommended_item_1" in got
+    numeric = got.select_dtypes("number").columns
+    pd.testing.assert_frame_equal(
+        got.drop(columns=numeric), want.drop(columns=numeric), check_dtype=False
+    )
+    np.testing.assert_allclose(got[numeric], want[numeric], rtol=1e-6, atol=1e-6)
+
+
 def test_cli_train_and_score_with_engine_spark(spark, tmp_path, capsys):
     """The CLI end to end on a small log (in process, reusing the session)."""
     from churn_core.cli import main
@@ -159,6 +180,17 @@ def test_cli_train_and_score_with_engine_spark(spark, tmp_path, capsys):
     assert scores["user_id"].nunique() == len(scores) >= 150
     assert scores["churn_probability"].between(0, 1).all()
     assert "reason_1" in scores
+    plan = tmp_path / "campaign.csv"
+    assert (
+        main(
+            ["campaign", str(path), "--model-dir", str(bundle), "--out", str(plan), "-q"]
+            + ["--engine", "spark", "--size", "40"]
+        )
+        == 0
+    )
+    listed = pd.read_csv(plan, comment="#", encoding="utf-8-sig")
+    assert len(listed) == 40 and listed["reason_1"].notna().all()
+    assert set(listed["user_id"]) <= set(scores["user_id"])
 
 
 @pytest.mark.parametrize("compress", [False, True])

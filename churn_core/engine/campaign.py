@@ -1,0 +1,143 @@
+"""A retention campaign over an out-of-core log (DuckDB or Spark), in bounded memory.
+
+``campaign.build_campaign`` scores every user, plans, then explains and recommends items for
+the listed users only. Here the same plan comes from three bounded passes over an
+:class:`~churn_core.engine.source.EventSource`:
+
+1. **scores** of every user: ``pipeline.score_users`` in batches of users (DuckDB), or
+   given by the caller (``score_spark`` on the Spark executors); one narrow row per user;
+2. **reasons and actions** of the listed users: a second pass of ``scoring_batches`` keeps
+   their feature rows and a uniform sample of everyone's (the SHAP background), then explains
+   them with SHAP as in memory;
+3. **recommended items** of the listed users: their item events (one SQL join with the list)
+   and every item's recent popularity over the whole log (one SQL ``GROUP BY``), then the
+   same recommender as in memory (``recommend.ItemRecommender.recommend_from``).
+
+The plan equals the in-memory one, whatever the batch size: ``tests/core/test_engine_campaign.py``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+
+from churn_core.campaign import N_ITEMS, CampaignPlan, campaign_metadata, plan_campaign
+from churn_core.config import ChurnConfig
+from churn_core.engine import sql
+from churn_core.engine.source import EventSource
+from churn_core.events import CANCEL_EVENTS, PURCHASE
+from churn_core.explain import BackgroundSample, Explanation, explain_model
+from churn_core.recommend import ItemRecommender
+
+logger = logging.getLogger(__name__)
+
+Progress = Callable[[str, float], None]
+_LISTED = "campaign_listed_users"
+
+
+def build_source_campaign(
+    model,
+    config: ChurnConfig,
+    source: EventSource,
+    as_of: pd.Timestamp,
+    metadata: dict[str, str] | None = None,
+    progress: Progress | None = None,
+    scores: pd.DataFrame | None = None,
+) -> CampaignPlan:
+    """``campaign.build_campaign`` for an out-of-core ``source``; ``scores`` (``score_frame``
+    columns, every user) when they were computed elsewhere, e.g. on Spark executors."""
+    say = progress or (lambda stage, frac: None)
+    as_of = pd.Timestamp(as_of)
+    hist = source.before(as_of)
+    if scores is None:
+        from churn_core.pipeline import score_users
+
+        say("scoring every user in batches", 0.2)
+        scores, _ = score_users(model, hist, as_of, config)
+    meta = campaign_metadata(config, as_of, metadata)
+    draft = plan_campaign(scores, config.campaign, metadata=meta)
+    listed = pd.Index(draft.users["user_id"].astype(str))
+    explanation = recs = None
+    if len(listed):
+        say(f"explaining the {len(listed):,} listed users (reasons, actions)", 0.5)
+        explanation = explain_listed(model, hist, as_of, config, listed)
+        if hist.has_items:
+            say("recommending items", 0.8)
+            recs = recommend_listed(hist, as_of, listed)
+    plan = plan_campaign(
+        scores, config.campaign, explanation=explanation, recommendations=recs, metadata=meta
+    )
+    say("done", 1.0)
+    return plan
+
+
+def explain_listed(
+    model, source: EventSource, as_of: pd.Timestamp, config: ChurnConfig, listed: pd.Index
+) -> Explanation:
+    """SHAP explanation of the ``listed`` users: one pass over the batches of users keeps
+    their feature rows and a uniform background sample of everyone's (``BackgroundSample``,
+    the sample ``sample_background`` draws from the whole table), then explains them."""
+    rows: list[pd.DataFrame] = []
+    background = BackgroundSample()
+    batches = source.scoring_batches(
+        as_of,
+        model.event_types,
+        config.label.horizon_days,
+        rows=config.engine.batch_users,
+        max_events=model.max_events,
+    )
+    for table in batches:
+        users = table.user_id.astype(str)
+        order = np.argsort(users, kind="stable")
+        X = table.X.iloc[order].set_axis(pd.Index(users[order], name="user_id"))
+        background.add(X)
+        rows.append(X.loc[listed.intersection(X.index)])
+    X = pd.concat(rows)
+    missing = listed.difference(X.index)
+    if len(missing):
+        raise ValueError(
+            f"{len(missing):,} listed users (e.g. {missing[0]}) have no events before "
+            f"{as_of:%Y-%m-%d}: the scores do not come from this log."
+        )
+    X = X.loc[listed]
+    return explain_model(model, X.reset_index(drop=True), listed, background.frame())
+
+
+def recommend_listed(source: EventSource, as_of: pd.Timestamp, listed: pd.Index) -> pd.DataFrame:
+    """Up to ``N_ITEMS`` items per listed user, as ``recommend.recommend_items`` gives them on
+    the whole log in memory: the listed users' item events plus every item's popularity."""
+    recommender = ItemRecommender()
+    cutoff = sql.cutoff_us(as_of)
+    columns = ["user_id", "ts_us", "event_type", "item_id"]
+    columns += ["category"] if source.has_categories else []
+    source.engine.register(_LISTED, pd.DataFrame({"user_id": listed.to_numpy(dtype=object)}))
+    try:
+        ev = source.engine.frame(
+            f"SELECT {', '.join('e.' + c for c in columns)} "
+            f"FROM {source.events} e JOIN {_LISTED} l ON e.user_id = l.user_id "
+            f"WHERE e.item_id IS NOT NULL AND NOT ({sql.is_cancel('e.event_type')}) "
+            f"AND e.ts_us < {cutoff}"
+        )
+    finally:
+        source.engine.unregister(_LISTED)
+    half_life_us = recommender.params.popular_half_life_days * sql.US_PER_DAY
+    weights = source.engine.frame(
+        f"SELECT item_id, SUM(POWER(2.0, -CAST({cutoff} - ts_us AS DOUBLE) / {half_life_us})) "
+        f"AS w FROM {source.events} WHERE item_id IS NOT NULL AND event_type = "
+        f"{sql.quote(PURCHASE)} AND ts_us < {cutoff} GROUP BY item_id"
+    )
+    ev.insert(1, "timestamp", pd.to_datetime(ev.pop("ts_us"), unit="us"))
+    ev["user_id"] = ev["user_id"].astype(str)
+    popularity = weights.set_index(weights["item_id"].astype(str))["w"]
+    logger.info(
+        "recommending from %d item events of %d listed users and %d items' popularity "
+        "(cancellations %s excluded)",
+        len(ev),
+        len(listed),
+        len(popularity),
+        sorted(CANCEL_EVENTS),
+    )
+    return recommender.recommend_from(ev, as_of, list(listed), N_ITEMS, popularity)
