@@ -273,6 +273,11 @@ class SparkEvents:
     def event_types(self) -> list[str]:
         return list(self.stats["types"] or [])
 
+    @cached_property
+    def has_categories(self) -> bool:
+        """Whether any event has a category (an encoder's sequences then carry them)."""
+        return self.frame.where(self.frame["category"].isNotNull()).limit(1).count() > 0
+
     def default_as_of(self) -> pd.Timestamp:
         """Just after the last event: the start of the next calendar day."""
         return self.end.floor("D") + pd.Timedelta(days=1)

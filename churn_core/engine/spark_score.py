@@ -24,8 +24,10 @@ import pandas as pd
 
 from churn_core.config import TargetingConfig
 from churn_core.engine.derive import derive_features
+from churn_core.engine.spark_tables import SEQUENCE_EVENTS, SEQUENCE_FIELDS
 from churn_core.errors import ModelBundleError
 from churn_core.reasons import NEVER_REASONS, REASON_COLUMNS, top_reasons
+from churn_core.table import SEQUENCE_COLUMN
 from churn_core.targets import score_frame
 
 if TYPE_CHECKING:
@@ -78,17 +80,49 @@ def occlusion_contributions(
     ``reference`` value (a typical user). No SHAP, no background beyond one row, any model.
 
     For an additive score (the default blend: splines and linear terms per feature) this is
-    exactly the SHAP value against a one-row background at ``reference``.
+    exactly the SHAP value against a one-row background at ``reference``. Columns without a
+    reference value (the event sequence of an encoder model) give no reason.
     """
     base = model.raw(X)
     out = {}
     for col in X.columns:
-        if col in NEVER_REASONS:
+        if col in NEVER_REASONS or col not in reference.index:  # e.g. the event sequence
             continue
         moved = X.copy()
         moved[col] = reference[col]
         out[col] = base - model.raw(moved)
     return pd.DataFrame(out, index=X.index)
+
+
+def batch_sequences(
+    batch: pd.DataFrame, as_of: pd.Timestamp, max_events: int, with_category: bool
+) -> np.ndarray:
+    """The encoder's sequences of a batch's users from their ``SEQUENCE_EVENTS`` arrays,
+    as ``EventSource.sequences`` builds them from the same rows on one machine."""
+    from churn_core.sequences import build_sequences
+
+    users = batch["user_id"].astype(str).to_numpy()
+    lists = [[] if v is None else list(v) for v in batch[SEQUENCE_EVENTS]]
+    ev = pd.DataFrame.from_records(
+        [dict(e) for v in lists for e in v], columns=list(SEQUENCE_FIELDS)
+    )
+    ev.insert(0, "user_id", np.repeat(users, [len(v) for v in lists]))
+    # the lines of one merged event in category order, as the SQL orders them for DuckDB
+    ev = ev.sort_values(
+        ["user_id", "ts_us", "event_type", "category"], na_position="last", kind="stable"
+    )
+    ev.insert(1, "timestamp", pd.to_datetime(ev.pop("ts_us"), unit="us"))
+    seq = build_sequences(ev, as_of, pd.Index(users), max_events, with_category)
+    return seq.to_numpy()
+
+
+def _one_torch_thread_per_task() -> None:
+    """An encoder on an executor uses the task's cores, not every core of the machine."""
+    import torch
+    from pyspark import TaskContext
+
+    ctx = TaskContext.get()
+    torch.set_num_threads(max(1, ctx.cpus() if ctx is not None else 1))
 
 
 def score_partitions(
@@ -99,9 +133,15 @@ def score_partitions(
     horizon_days: float,
     bgnbd_params: Mapping[int, Any],
     reference: pd.Series | None = None,
+    sequences: tuple[pd.Timestamp, int, bool] | None = None,
 ) -> DataFrame:
     """``raw`` aggregates -> (user_id, churn_probability, SCORE_FEATURES[, reason_1..3]),
-    distributed: one ``mapInPandas`` task per partition, the bundle loaded on the executor."""
+    distributed: one ``mapInPandas`` task per partition, the bundle loaded on the executor.
+
+    ``sequences`` (as-of time, max events, with categories) for a bundle with a sequence
+    encoder: ``raw`` then carries ``SEQUENCE_EVENTS`` (``spark_tables.with_sequence_events``)
+    and each executor embeds its users' sequences with the bundle's encoder.
+    """
     from pyspark.sql.types import DoubleType, StringType, StructField, StructType
 
     fields = [StructField("user_id", StringType()), StructField("churn_probability", DoubleType())]
@@ -113,11 +153,16 @@ def score_partitions(
 
     def score(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         model = bundle_model(model_dir)
+        if sequences is not None:
+            _one_torch_thread_per_task()
         for batch in batches:
             if batch.empty:
                 continue
-            X = derive_features(batch, event_types, log_start, horizon_days, params)
+            aggregates = batch.drop(columns=[SEQUENCE_EVENTS], errors="ignore")
+            X = derive_features(aggregates, event_types, log_start, horizon_days, params)
             X = X.reset_index(drop=True)
+            if sequences is not None:
+                X[SEQUENCE_COLUMN] = batch_sequences(batch, *sequences)
             out = pd.DataFrame(
                 {
                     "user_id": batch["user_id"].astype(str).to_numpy(),

@@ -16,7 +16,7 @@ import pandas as pd
 from churn_core.config import LabelSpec
 from churn_core.engine.derive import fit_bgnbd_params
 from churn_core.engine.spark import collect
-from churn_core.engine.sql import aggregates_sql, population_sql
+from churn_core.engine.sql import aggregates_sql, population_sql, sequences_sql
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 POPULATION_VIEW = "churn_population"
+SEQUENCE_EVENTS = "sequence_events"  # a user's last encoder events, as an array of structs
+SEQUENCE_FIELDS = ("ts_us", "event_type", "amount", "category")
 SAMPLE_BUCKETS = 1_000_000  # user sample resolution: xxhash64(user_id, seed) mod this
 BGNBD_COLUMNS = ("user_id", "cutoff_us", "recency_days", "tenure_days", "active_days")
 
@@ -54,6 +56,20 @@ def scoring_aggregates(
     pop = events.sql(population_sql(LabelSpec(), [as_of]))
     pop.createOrReplaceTempView(POPULATION_VIEW)
     return events.sql(aggregates_sql(POPULATION_VIEW, event_types, order=False))
+
+
+def with_sequence_events(events: SparkEvents, raw: DataFrame, max_events: int) -> DataFrame:
+    """``raw`` (from :func:`scoring_aggregates`, same population) with each user's last
+    ``max_events + 1`` encoder events (:func:`~churn_core.engine.sql.sequences_sql`, the rows
+    DuckDB selects) as one array column, so an executor builds the user's sequence from
+    its own row (``spark_score.batch_sequences``)."""
+    from pyspark.sql import functions as sf
+
+    rows = events.sql(sequences_sql(POPULATION_VIEW, max_events, order=False))
+    per_user = rows.groupBy("user_id").agg(
+        sf.collect_list(sf.struct(*SEQUENCE_FIELDS)).alias(SEQUENCE_EVENTS)
+    )
+    return raw.join(per_user, "user_id", "left")
 
 
 def scoring_bgnbd(raw: DataFrame, max_users: int | None = None, seed: int = 0) -> dict:

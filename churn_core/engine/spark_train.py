@@ -21,7 +21,11 @@ from churn_core.engine.spark_score import (
     reference_row,
     score_partitions,
 )
-from churn_core.engine.spark_tables import scoring_aggregates, scoring_bgnbd
+from churn_core.engine.spark_tables import (
+    scoring_aggregates,
+    scoring_bgnbd,
+    with_sequence_events,
+)
 from churn_core.errors import EventDataError
 from churn_core.model import ChurnModel
 from churn_core.pipeline import ChurnRun, train
@@ -71,13 +75,6 @@ def score_spark(
     Collected to the driver: one row per user (probability, tier, percentile, days since the
     last event, value at risk, ``reason_1..3`` when ``reasons``).
     """
-    if model.max_events:
-        raise EventDataError(
-            [
-                "This bundle uses a sequence encoder; --engine spark scores aggregate-feature "
-                "models only. Score it with --engine local."
-            ]
-        )
     hist = events.before(as_of)
     raw = scoring_aggregates(hist, as_of, model.event_types).persist()
     try:
@@ -91,8 +88,22 @@ def score_spark(
             reference = reference_row(
                 derive_features(some, model.event_types, start, horizon, params)
             )
+        sequences = None
+        scored_raw = raw
+        if model.max_events:  # a sequence encoder: each executor embeds its own users
+            scored_raw = with_sequence_events(hist, raw, model.max_events)
+            sequences = (pd.Timestamp(as_of), model.max_events, hist.has_categories)
         scored = collect(
-            score_partitions(raw, model_dir, model.event_types, start, horizon, params, reference)
+            score_partitions(
+                scored_raw,
+                model_dir,
+                model.event_types,
+                start,
+                horizon,
+                params,
+                reference,
+                sequences,
+            )
         )
     finally:
         raw.unpersist()

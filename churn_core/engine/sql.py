@@ -260,7 +260,9 @@ GROUP BY p.user_id, p.cutoff_us
 )"""
 
 
-def sequences_sql(population: str, max_events: int, events: str = EVENTS) -> str:
+def sequences_sql(
+    population: str, max_events: int, events: str = EVENTS, order: bool = True
+) -> str:
     """The raw rows the encoder's sequences need, per (user, cutoff) of ``population``.
 
     An encoder event is one (timestamp, event type) of a user (order lines merged); its
@@ -268,7 +270,13 @@ def sequences_sql(population: str, max_events: int, events: str = EVENTS) -> str
     oldest kept one needs the event before it. So: the rows of each pair's last
     ``max_events + 1`` events, ordered by cutoff, user, time, type and then category
     (which line of a merged event comes first). Feed them to ``sequences.build_sequences``.
+    ``order=False`` leaves the rows unordered (Spark groups them per user and sorts there).
     """
+    order_by = (
+        "\nORDER BY ev.cutoff_us DESC, ev.user_id, ev.ts_us, ev.event_type, ev.category NULLS LAST"
+        if order
+        else ""
+    )
     keep = int(max_events) + 1
     return f"""WITH pop AS (SELECT user_id, cutoff_us FROM {population}),
 ev AS (
@@ -285,5 +293,4 @@ SELECT ev.user_id, ev.cutoff_us, ev.ts_us, ev.event_type, ev.amount, ev.category
 FROM ev JOIN ranked r
   ON ev.user_id = r.user_id AND ev.cutoff_us = r.cutoff_us AND ev.ts_us = r.ts_us
   AND ev.event_type = r.event_type
-WHERE r.back <= {keep}
-ORDER BY ev.cutoff_us DESC, ev.user_id, ev.ts_us, ev.event_type, ev.category NULLS LAST"""
+WHERE r.back <= {keep}{order_by}"""
