@@ -3,6 +3,7 @@
 Usage::
 
     python bench/bench_scale.py [--sizes 1M,10M,50M] [--engines local,duckdb,spark] [--quick]
+                                [--campaign]
 
 ``--quick``: 100k events, naive reference at 100k (a smoke test of the harness, < 1 min).
 ``--config FILE.toml`` is passed to ``train`` (e.g. ``[engine] memory_limit = "2GB"``); the
@@ -15,6 +16,7 @@ the real CLI as an analyst would run it, in a child process::
 
     python -m churn_core train LOG --model-dir DIR --horizon-days 30 [--engine E]
     python -m churn_core score LOG --model-dir DIR --out scores.csv [--engine E]
+    python -m churn_core campaign LOG --model-dir DIR --out list.csv [--engine E]  # --campaign
 
 Measured per step: wall time of the child (interpreter start and imports included) and peak
 RSS of its whole process tree (the child plus everything it starts, e.g. Spark's JVM), polled
@@ -87,6 +89,7 @@ class Cell:
     users: int
     train: Step
     score: Step
+    campaign: Step | None = None  # with --campaign: `churn campaign` with the same bundle
     extra: dict = field(default_factory=dict)
 
     @property
@@ -268,6 +271,15 @@ def run_cell(
         with open(out) as fh:
             cell.extra["scored_rows"] = sum(1 for _ in fh) - 1
         out.unlink()
+    if args.campaign and cell.score.status == "ok":
+        plan = work / f"campaign_{engine}_{label}.csv"
+        campaign = [*py, "campaign", path, "--model-dir", str(model_dir), "--out", str(plan)]
+        print(f"  {engine} {label}: campaign ...", flush=True)
+        cell.campaign = measure(
+            [*campaign, *extra], limit, args.timeout, logs / f"{slug}_campaign.log"
+        )
+        print(f"    {_step_text(cell.campaign)}", flush=True)
+        plan.unlink(missing_ok=True)
     return cell
 
 
@@ -383,6 +395,24 @@ def table(cells: list[Cell], naive: Step | None, naive_size: str) -> str:
                 f"({b.train.status}/{b.score.status}; {ok} the <= 4 GB target)"
             )
     parts = ["\n".join(lines)]
+    planned = [c for c in cells if c.campaign is not None]
+    if planned:
+        rows = [
+            "| engine | log | campaign s | campaign peak GB | campaign / score time |",
+            "|---|---|---:|---:|---:|",
+        ]
+        for c in planned:
+            ratio = ""
+            if c.campaign.status == "ok" and c.score.status == "ok":
+                ratio = f"{c.campaign.wall_s / c.score.wall_s:.2f}"
+            took, peak = _fmt_s(c.campaign), _fmt_gb(c.campaign)
+            rows.append(f"| {c.engine} | {c.size} | {took} | {peak} | {ratio} |")
+        parts.append("\n".join(rows))
+        notes += [
+            f"- {c.engine} {c.size}: campaign {c.campaign.status}: {c.campaign.note}"
+            for c in planned
+            if c.campaign.note
+        ]
     if notes:
         parts.append("\n".join(notes))
     if verdicts:
@@ -403,6 +433,11 @@ def main() -> None:
         "--config", help="TOML passed to train (e.g. an [engine] memory_limit); score inherits it"
     )
     ap.add_argument("--timeout", type=float, default=3600.0, help="seconds per step")
+    ap.add_argument(
+        "--campaign",
+        action="store_true",
+        help="also run `churn campaign` (score, plan, reasons and items of the list) per cell",
+    )
     args = ap.parse_args()
     if args.quick:
         args.sizes, args.naive_size = "100k", "100k"

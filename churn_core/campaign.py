@@ -103,6 +103,38 @@ def user_values(scores: pd.DataFrame, value: float | None) -> tuple[np.ndarray, 
 
 # --------------------------------------------------------------------------- the plan
 @dataclass(frozen=True, eq=False)
+class ListReasons:
+    """What a campaign list takes from an explanation: each user's reasons, the factors
+    behind them (what the action rules match) and every factor the model has.
+
+    Much smaller than the :class:`~churn_core.explain.Explanation` it comes from (no SHAP
+    matrix), so a long list can be explained in chunks (``churn_core.engine.campaign``).
+    """
+
+    reasons: pd.DataFrame
+    factors: pd.DataFrame
+    known: tuple[str, ...]
+
+    @classmethod
+    def of(cls, explanation) -> ListReasons:
+        """The parts of an ``Explanation`` the list needs."""
+        return cls(
+            explanation.reasons,
+            reason_factors(explanation.values, N_REASONS),
+            tuple(str(c) for c in explanation.values.columns),
+        )
+
+    @classmethod
+    def concat(cls, parts: Sequence[ListReasons]) -> ListReasons:
+        """Chunks of one list, in order."""
+        return cls(
+            pd.concat([p.reasons for p in parts]),
+            pd.concat([p.factors for p in parts]),
+            parts[0].known if parts else (),
+        )
+
+
+@dataclass(frozen=True, eq=False)
 class _Inputs:
     ranked: pd.DataFrame  # every scored user in rank order, with group and expected_profit
     config: CampaignConfig
@@ -185,8 +217,9 @@ def plan_campaign(
     ``churn_probability``, ``risk_tier``, optionally ``value_at_risk``).
 
     ``explanation`` (an :class:`~churn_core.explain.Explanation` of at least the listed
-    users) gives reasons and actions; users it does not cover get empty reasons and the
-    default action. ``recommendations``: index user_id, ``recommended_item_1..5``.
+    users, or its :class:`ListReasons`) gives reasons and actions; users it does not cover
+    get empty reasons and the default action. ``recommendations``: index user_id,
+    ``recommended_item_1..5``.
     """
     cfg = config or CampaignConfig()
     for col in ("user_id", "churn_probability", "risk_tier"):
@@ -215,9 +248,8 @@ def plan_campaign(
     reasons = factors = None
     known: tuple[str, ...] = ()
     if explanation is not None:
-        reasons = explanation.reasons
-        factors = reason_factors(explanation.values, N_REASONS)
-        known = tuple(str(c) for c in explanation.values.columns)
+        parts = explanation if isinstance(explanation, ListReasons) else ListReasons.of(explanation)
+        reasons, factors, known = parts.reasons, parts.factors, parts.known
     if recommendations is not None:
         recommendations = recommendations.set_axis(recommendations.index.astype(str))
     inputs = _Inputs(

@@ -8,10 +8,13 @@ the listed users only. Here the same plan comes from three bounded passes over a
    given by the caller (``score_spark`` on the Spark executors); one narrow row per user;
 2. **reasons and actions** of the listed users: a second pass of ``scoring_batches`` keeps
    their feature rows and a uniform sample of everyone's (the SHAP background), then explains
-   them with SHAP as in memory;
-3. **recommended items** of the listed users: their item events (one SQL join with the list)
-   and every item's recent popularity over the whole log (one SQL ``GROUP BY``), then the
-   same recommender as in memory (``recommend.ItemRecommender.recommend_from``).
+   them with SHAP as in memory, in chunks, keeping reasons and factors only;
+3. **recommended items** of the listed users: every item's recent popularity over the whole
+   log (one SQL ``GROUP BY``), then, chunk by chunk of the list, those users' item events (an
+   SQL join) through the same recommender as in memory (``ItemRecommender.recommend_from``).
+
+Memory: every user's score (one narrow row), the listed users' feature rows and reasons, and
+one chunk of the list at a time (``engine.batch_users`` users) for SHAP and recommendations.
 
 The plan equals the in-memory one, whatever the batch size: ``tests/core/test_engine_campaign.py``.
 """
@@ -24,12 +27,18 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from churn_core.campaign import N_ITEMS, CampaignPlan, campaign_metadata, plan_campaign
+from churn_core.campaign import (
+    N_ITEMS,
+    CampaignPlan,
+    ListReasons,
+    campaign_metadata,
+    plan_campaign,
+)
 from churn_core.config import ChurnConfig
 from churn_core.engine import sql
 from churn_core.engine.source import EventSource
 from churn_core.events import CANCEL_EVENTS, PURCHASE
-from churn_core.explain import BackgroundSample, Explanation, explain_model
+from churn_core.explain import BackgroundSample, explain_model
 from churn_core.recommend import ItemRecommender
 
 logger = logging.getLogger(__name__)
@@ -66,7 +75,7 @@ def build_source_campaign(
         explanation = explain_listed(model, hist, as_of, config, listed)
         if hist.has_items:
             say("recommending items", 0.8)
-            recs = recommend_listed(hist, as_of, listed)
+            recs = recommend_listed(hist, as_of, listed, config.engine.batch_users)
     plan = plan_campaign(
         scores, config.campaign, explanation=explanation, recommendations=recs, metadata=meta
     )
@@ -76,10 +85,14 @@ def build_source_campaign(
 
 def explain_listed(
     model, source: EventSource, as_of: pd.Timestamp, config: ChurnConfig, listed: pd.Index
-) -> Explanation:
-    """SHAP explanation of the ``listed`` users: one pass over the batches of users keeps
-    their feature rows and a uniform background sample of everyone's (``BackgroundSample``,
-    the sample ``sample_background`` draws from the whole table), then explains them."""
+) -> ListReasons:
+    """Reasons and the factors behind them for the ``listed`` users.
+
+    One pass over the batches of users keeps the listed users' feature rows and a uniform
+    background sample of everyone's (``BackgroundSample``: the sample ``sample_background``
+    draws from the whole table); the list is then explained with SHAP in chunks of
+    ``engine.batch_users`` users, keeping only reasons and factors (no SHAP matrix).
+    """
     rows: list[pd.DataFrame] = []
     background = BackgroundSample()
     batches = source.scoring_batches(
@@ -96,48 +109,63 @@ def explain_listed(
         background.add(X)
         rows.append(X.loc[listed.intersection(X.index)])
     X = pd.concat(rows)
+    del rows
     missing = listed.difference(X.index)
     if len(missing):
         raise ValueError(
             f"{len(missing):,} listed users (e.g. {missing[0]}) have no events before "
             f"{as_of:%Y-%m-%d}: the scores do not come from this log."
         )
-    X = X.loc[listed]
-    return explain_model(model, X.reset_index(drop=True), listed, background.frame())
+    sample = background.frame()
+    parts = []
+    for chunk in _chunks(listed, config.engine.batch_users):
+        part = X.loc[chunk].reset_index(drop=True)
+        parts.append(ListReasons.of(explain_model(model, part, chunk, sample)))
+    return ListReasons.concat(parts)
 
 
-def recommend_listed(source: EventSource, as_of: pd.Timestamp, listed: pd.Index) -> pd.DataFrame:
+def recommend_listed(
+    source: EventSource, as_of: pd.Timestamp, listed: pd.Index, chunk_users: int = 50_000
+) -> pd.DataFrame:
     """Up to ``N_ITEMS`` items per listed user, as ``recommend.recommend_items`` gives them on
-    the whole log in memory: the listed users' item events plus every item's popularity."""
+    the whole log in memory: every item's recent popularity (one ``GROUP BY``), then the
+    listed users' own item events, ``chunk_users`` users at a time."""
     recommender = ItemRecommender()
     cutoff = sql.cutoff_us(as_of)
-    columns = ["user_id", "ts_us", "event_type", "item_id"]
-    columns += ["category"] if source.has_categories else []
-    source.engine.register(_LISTED, pd.DataFrame({"user_id": listed.to_numpy(dtype=object)}))
-    try:
-        ev = source.engine.frame(
-            f"SELECT {', '.join('e.' + c for c in columns)} "
-            f"FROM {source.events} e JOIN {_LISTED} l ON e.user_id = l.user_id "
-            f"WHERE e.item_id IS NOT NULL AND NOT ({sql.is_cancel('e.event_type')}) "
-            f"AND e.ts_us < {cutoff}"
-        )
-    finally:
-        source.engine.unregister(_LISTED)
     half_life_us = recommender.params.popular_half_life_days * sql.US_PER_DAY
     weights = source.engine.frame(
         f"SELECT item_id, SUM(POWER(2.0, -CAST({cutoff} - ts_us AS DOUBLE) / {half_life_us})) "
         f"AS w FROM {source.events} WHERE item_id IS NOT NULL AND event_type = "
         f"{sql.quote(PURCHASE)} AND ts_us < {cutoff} GROUP BY item_id"
     )
-    ev.insert(1, "timestamp", pd.to_datetime(ev.pop("ts_us"), unit="us"))
-    ev["user_id"] = ev["user_id"].astype(str)
     popularity = weights.set_index(weights["item_id"].astype(str))["w"]
+    columns = ["user_id", "ts_us", "event_type", "item_id"]
+    columns += ["category"] if source.has_categories else []
+    parts = []
+    for chunk in _chunks(listed, chunk_users):
+        source.engine.register(_LISTED, pd.DataFrame({"user_id": chunk.to_numpy(dtype=object)}))
+        try:
+            ev = source.engine.frame(
+                f"SELECT {', '.join('e.' + c for c in columns)} "
+                f"FROM {source.events} e JOIN {_LISTED} l ON e.user_id = l.user_id "
+                f"WHERE e.item_id IS NOT NULL AND NOT ({sql.is_cancel('e.event_type')}) "
+                f"AND e.ts_us < {cutoff}"
+            )
+        finally:
+            source.engine.unregister(_LISTED)
+        ev.insert(1, "timestamp", pd.to_datetime(ev.pop("ts_us"), unit="us"))
+        ev["user_id"] = ev["user_id"].astype(str)
+        parts.append(recommender.recommend_from(ev, as_of, list(chunk), N_ITEMS, popularity))
     logger.info(
-        "recommending from %d item events of %d listed users and %d items' popularity "
-        "(cancellations %s excluded)",
-        len(ev),
+        "recommended items to %d listed users from %d items' popularity (cancellations %s "
+        "excluded)",
         len(listed),
         len(popularity),
         sorted(CANCEL_EVENTS),
     )
-    return recommender.recommend_from(ev, as_of, list(listed), N_ITEMS, popularity)
+    return pd.concat(parts)
+
+
+def _chunks(index: pd.Index, size: int):
+    for start in range(0, len(index), max(1, int(size))):
+        yield index[start : start + size]

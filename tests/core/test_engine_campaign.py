@@ -2,7 +2,8 @@
 
 The bundled retail log (CSV.gz, with amounts and items) opened out of core gives the same
 list (users, groups, actions, reasons, recommended items) and the same profit curve as
-``campaign.build_campaign`` on the log in memory, in one batch of users or in many.
+``campaign.build_campaign`` on the log in memory, in one batch of users or in many, with the
+list explained and given items in one chunk or in several.
 """
 
 from __future__ import annotations
@@ -67,8 +68,9 @@ def test_the_out_of_core_plan_equals_the_in_memory_plan(model, local_plan):
 
 
 def test_small_batches_give_the_same_plan(model, local_plan):
-    """Batches of 500 users: the SHAP background is still a uniform sample of everyone."""
-    plan = _source_plan(model, CHEAP.with_(engine={"batch_users": 500}))
+    """Batches of 150 users (30 of the log, 3 chunks of the list): the SHAP background is
+    still a uniform sample of everyone, and chunks of the list explain like the whole."""
+    plan = _source_plan(model, CHEAP.with_(engine={"batch_users": 150}))
     ours, theirs = plan.users, local_plan.users
     numeric = ours.select_dtypes("number").columns
     pd.testing.assert_frame_equal(
@@ -80,7 +82,7 @@ def test_small_batches_give_the_same_plan(model, local_plan):
 def test_recommended_items_equal_the_in_memory_recommender(retail):
     as_of = pd.Timestamp("2011-06-01")
     users = pd.Index(retail.frame["user_id"].drop_duplicates().astype(str).iloc[::7][:300])
-    ours = recommend_listed(open_source(DEMO).before(as_of), as_of, users)
+    ours = recommend_listed(open_source(DEMO).before(as_of), as_of, users, chunk_users=70)
     theirs = recommend_items(retail, as_of, list(users), k=5)
     assert ours.index.equals(theirs.index)
     assert ours.notna().to_numpy().sum() > 1000  # real lists, not empty ones
