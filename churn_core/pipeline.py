@@ -152,6 +152,8 @@ def train(
     table = training_table(
         rows, spec, cutoffs, event_types, max_events, progress=lambda s, f: say(s, 0.2 * f)
     )
+    if rows is not hist:  # the sample's events are in the table now: free the engine's memory
+        rows.engine.drop(rows.relation)  # type: ignore[union-attr]
     labels = summarise_labels(spec, cutoffs, table.cutoff, table.target())
     check_trainable(table, labels, spec.horizon_days)
     timings["features"] = time.perf_counter() - t0

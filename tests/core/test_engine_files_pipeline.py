@@ -206,6 +206,18 @@ def test_training_sample_is_whole_users_deterministic_and_bounded(retail):
     assert sample_users(source, 10**9) is source
 
 
+def test_training_on_a_sample_frees_it_before_scoring():
+    """The sample's events are copied into the training table; the engine keeps no table of
+    them while every user is scored (at 50M events they competed with scoring for memory)."""
+    source = open_source(DEMO)
+    config = CHEAP.with_(engine={"kind": "duckdb", "train_rows": 100_000})
+    run = train(source, config)
+    assert source.n_events > 4 * 100_000  # so it trained on a sample
+    assert len(run.scores) == 4_339  # and scored every user with a non-cancel event
+    tables = source.engine.frame("SELECT table_name FROM duckdb_tables()")["table_name"]
+    assert not tables.str.contains("_users_").any(), list(tables)
+
+
 def test_cli_out_of_memory_is_one_line_with_the_fix(tmp_path, capsys):
     from churn_core.cli import main
 
