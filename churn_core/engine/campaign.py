@@ -37,6 +37,7 @@ from churn_core.campaign import (
 from churn_core.config import ChurnConfig
 from churn_core.engine import sql
 from churn_core.engine.source import EventSource
+from churn_core.errors import EventDataError
 from churn_core.events import CANCEL_EVENTS, PURCHASE
 from churn_core.explain import BackgroundSample, explain_model
 from churn_core.recommend import ItemRecommender
@@ -112,9 +113,12 @@ def explain_listed(
     del rows
     missing = listed.difference(X.index)
     if len(missing):
-        raise ValueError(
-            f"{len(missing):,} listed users (e.g. {missing[0]}) have no events before "
-            f"{as_of:%Y-%m-%d}: the scores do not come from this log."
+        raise EventDataError(
+            [
+                f"{len(missing):,} listed users (e.g. {missing[0]}) have no events before "
+                f"{as_of:%Y-%m-%d}: the scores do not come from this log. Score and plan "
+                "from the same event log."
+            ]
         )
     sample = background.frame()
     parts = []

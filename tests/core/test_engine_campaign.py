@@ -87,3 +87,17 @@ def test_recommended_items_equal_the_in_memory_recommender(retail):
     assert ours.index.equals(theirs.index)
     assert ours.notna().to_numpy().sum() > 1000  # real lists, not empty ones
     pd.testing.assert_frame_equal(ours, theirs)
+
+
+def test_scores_from_another_log_are_refused_with_the_fix(model, local_plan):
+    from churn_core.errors import EventDataError
+
+    scores = pd.DataFrame(
+        {
+            "user_id": ["12346", "not-a-customer"],
+            "churn_probability": [0.5, 0.9],
+            "risk_tier": ["high", "high"],
+        }
+    )
+    with pytest.raises(EventDataError, match="not-a-customer.*same event log"):
+        build_source_campaign(model, CHEAP, open_source(DEMO), AS_OF, scores=scores)
