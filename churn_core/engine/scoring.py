@@ -42,9 +42,10 @@ def score_to_file(
 ) -> tuple[Path, int]:
     """Score every user with an event before ``as_of``; write ``path`` (CSV, or XLSX).
 
-    Reasons (``reason_1..``) are explained against a background sample of the first batch
-    (users in id order), as ``explain.sample_background`` draws it. Returns the path and
-    the number of users written.
+    Reasons (``reason_1..``) are explained against the background ``explain.
+    sample_background`` draws from the whole table, as in memory: with more than one batch
+    of users it is sampled in a first pass (``BackgroundSample``). Returns the path and the
+    number of users written.
     """
     say = progress or (lambda stage, frac: None)
     as_of = pd.Timestamp(as_of)
@@ -72,17 +73,10 @@ def _score_parts(
 
     horizon = config.label.horizon_days
     background, n = None, 0
-    batches = source.scoring_batches(
-        as_of,
-        model.event_types,
-        horizon,
-        rows=config.engine.batch_users,
-        max_events=model.max_events,
-    )
-    for i, table in enumerate(batches):
-        order = np.argsort(table.user_id.astype(str), kind="stable")
-        X = table.X.iloc[order].reset_index(drop=True)
-        users = table.user_id.astype(str)[order]
+    if source.n_users > config.engine.batch_users:  # several batches: sample everyone first
+        say("sampling the background of the reasons", 0.05)
+        background = _background(model, source, as_of, config)
+    for i, (users, X) in enumerate(_batches(model, source, as_of, config)):
         prob = model.predict_proba(X)
         part = user_scores(users, prob, X, horizon, source.has_amount)
         if background is None:
@@ -94,6 +88,31 @@ def _score_parts(
         n += len(part)
         say(f"scored {n:,} users", 0.1 + 0.8 * min(1.0, n / max(source.n_users, 1)))
     return n
+
+
+def _batches(model, source: EventSource, as_of: pd.Timestamp, config: ChurnConfig):
+    """(user ids, model input) per batch of users, users in id order within a batch."""
+    batches = source.scoring_batches(
+        as_of,
+        model.event_types,
+        config.label.horizon_days,
+        rows=config.engine.batch_users,
+        max_events=model.max_events,
+    )
+    for table in batches:
+        order = np.argsort(table.user_id.astype(str), kind="stable")
+        yield table.user_id.astype(str)[order], table.X.iloc[order].reset_index(drop=True)
+
+
+def _background(model, source: EventSource, as_of: pd.Timestamp, config: ChurnConfig):
+    """The reasons' SHAP background over every batch: ``sample_background`` of the whole
+    table, as in memory (``explain.BackgroundSample``), at the cost of one more pass."""
+    from churn_core.explain import BackgroundSample
+
+    sample = BackgroundSample()
+    for _, X in _batches(model, source, as_of, config):
+        sample.add(X)
+    return sample.frame()
 
 
 def _ranked(source: EventSource, spill: Path, n: int, config: ChurnConfig):

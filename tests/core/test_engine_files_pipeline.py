@@ -178,13 +178,7 @@ def test_bounded_memory_spills_and_still_equals_the_in_memory_result(retail, tra
         tmp_path / "scores.csv",
         {"as_of": f"{trained.as_of:%Y-%m-%d %H:%M}"},
     )
-    _, got = read_export(out)
-    expected = trained.scores
-    assert n == len(expected)
-    assert (got["user_id"].astype(str) == expected["user_id"]).all()
-    np.testing.assert_allclose(got["churn_probability"], expected["churn_probability"], rtol=1e-6)
-    assert (got["risk_tier"] == expected["risk_tier"]).all()
-    np.testing.assert_allclose(got["percentile"], expected["percentile"], rtol=1e-9)
+    _same_export(out, _in_memory_export(trained, retail))  # reasons too, over 5 batches
 
 
 def test_training_sample_is_whole_users_deterministic_and_bounded(retail):
