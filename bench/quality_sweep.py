@@ -56,7 +56,10 @@ from churn_core.metrics import paired_differences  # noqa: E402
 from churn_core.table import FeatureTable, scoring_table, training_table  # noqa: E402
 
 SYNTH_USERS = 2000
-TABLE_MODULES = ("features.py", "table.py", "labels.py", "bgnbd.py", "events.py", "ingest.py")
+TABLE_MODULES = (
+    *("features.py", "table.py", "labels.py", "bgnbd.py", "events.py", "ingest.py"),
+    *("engine/sql.py", "engine/derive.py", "engine/source.py", "engine/duck.py"),
+)  # the feature definitions live in engine/: a change there must rebuild the tables
 
 
 @dataclass(frozen=True)

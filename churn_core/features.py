@@ -29,6 +29,7 @@ DESCRIPTIONS: dict[str, str] = {
     "active_days": "distinct active days",
     "events_per_active_day": "events per active day",
     "active_day_rate": "share of days active since the first event",
+    "tenure_over_history": "days since the first event / days of log history before the cutoff",
     "mean_gap_days": "usual gap between active days (days)",
     "std_gap_days": "spread of the gaps between active days (days)",
     "max_gap_days": "longest gap between active days (days)",

@@ -40,6 +40,7 @@ THEMES: dict[str, str] = {
     **dict.fromkeys(["n_orders", "n_purchase", "active_days", "n_events"], "history"),
     **dict.fromkeys(["monetary", "spend_90d", "avg_order_value"], "spend"),
     **dict.fromkeys(["mean_gap_days", "std_gap_days", "max_gap_days"], "gaps"),
+    "tenure_over_history": "tenure_days",  # how long known, as a share of the log's history
 }
 
 
@@ -139,6 +140,9 @@ def _gaps(r: Row, name: str) -> str:
 
 
 def _tenure(r: Row, name: str) -> str:
+    if name == "tenure_over_history" and np.isfinite(r[name]):
+        share = f"{r[name]:.0%} of the log's history"
+        return f"First seen {_days(r['tenure_days'])} ago ({share})"
     return f"First seen {_days(r['tenure_days'])} ago"
 
 

@@ -31,7 +31,8 @@ def feature_columns(event_types: Sequence[str]) -> list[str]:
     cols += ["mean_gap_days", "std_gap_days", "max_gap_days", "overdue_ratio"]
     cols += [f"decayed_days_{h}" for h in DECAY_HALF_LIVES]
     cols += ["recency_over_max_gap", "bgnbd_p_alive", "bgnbd_p_quiet"]
-    cols += ["events_per_active_day", "active_day_rate", "trend_30_90", "trend_90_180"]
+    cols += ["events_per_active_day", "active_day_rate", "tenure_over_history"]
+    cols += ["trend_30_90", "trend_90_180"]
     cols += ["n_orders", "monetary", "avg_order_value", "spend_90d", "days_since_purchase"]
     cols += ["n_cancels", "distinct_items", "distinct_categories", "cart_to_purchase"]
     for t in event_types:
@@ -125,6 +126,12 @@ def derive_features(
     f["bgnbd_p_alive"], f["bgnbd_p_quiet"] = p_alive, p_quiet
     f["events_per_active_day"] = _ratio(f["n_events"], active)
     f["active_day_rate"] = _ratio(active, tenure + 1.0)
+    # how long the user has been known, scaled to the log's span before the cutoff (issue 12)
+    if log_start is None:
+        f["tenure_over_history"] = np.full(n, np.nan)
+    else:
+        span = (cut.astype(np.int64) - cutoff_us(log_start)) / float(US_PER_DAY)
+        f["tenure_over_history"] = _ratio(tenure, span)
     e30, e90, e180 = f["active_days_30d"], f["active_days_90d"], f["active_days_180d"]
     f["trend_30_90"] = (e30 / 30.0 + 0.01) / ((e90 - e30) / 60.0 + 0.01)
     f["trend_90_180"] = (e90 / 90.0 + 0.01) / ((e180 - e90) / 90.0 + 0.01)

@@ -1,8 +1,9 @@
 """Test oracle: the numpy feature code and pandas label code the SQL engine replaced.
 
 Kept verbatim (apart from names) from ``churn_core/features.py`` and ``churn_core/labels.py``
-as they were before issue 13, so that ``test_engine_parity.py`` checks the shared SQL
-definitions against an independent implementation. Not used by the library.
+as they were before issue 13 (plus the span-scaled feature of issue 12), so that
+``test_engine_parity.py`` checks the shared SQL definitions against an independent
+implementation. Not used by the library.
 """
 
 from __future__ import annotations
@@ -113,6 +114,11 @@ def reference_features(
     f["bgnbd_p_alive"], f["bgnbd_p_quiet"] = p_alive, p_quiet
     f["events_per_active_day"] = _ratio(f["n_events"], f["active_days"])
     f["active_day_rate"] = _ratio(f["active_days"], f["tenure_days"] + 1.0)
+    if log_start is None:
+        f["tenure_over_history"] = np.full(n, np.nan)
+    else:  # days since the user's first event / days since the log's first event
+        span = (cutoff - pd.Timestamp(log_start)) / pd.Timedelta(days=1)
+        f["tenure_over_history"] = f["tenure_days"] / span if span > 0 else np.zeros(n)
     e30, e90, e180 = f["active_days_30d"], f["active_days_90d"], f["active_days_180d"]
     f["trend_30_90"] = (e30 / 30.0 + 0.01) / ((e90 - e30) / 60.0 + 0.01)
     f["trend_90_180"] = (e90 / 90.0 + 0.01) / ((e180 - e90) / 90.0 + 0.01)

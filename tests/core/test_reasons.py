@@ -134,3 +134,22 @@ def test_constant_history_is_never_a_reason() -> None:
     r = top_reasons(values, feats)
     assert r.loc["a", "reason_1"] == f"Only 2 orders so far ({RAISES})"
     assert r.loc["a", "reason_2"] == ""
+
+
+def test_tenure_over_history_is_phrased_and_shares_the_tenure_theme() -> None:
+    idx = pd.Index(["a"], name="user_id")
+    values = pd.DataFrame(
+        {
+            "tenure_over_history": [2.0],
+            "tenure_days": [1.0],  # same story (how long known): only the larger one speaks
+            "n_orders": [0.5],
+        },
+        index=idx,
+    )
+    feats = pd.DataFrame(
+        {"tenure_over_history": [0.25], "tenure_days": [30.2], "n_orders": [2.0]}, index=idx
+    )
+    r = top_reasons(values, feats)
+    assert r.loc["a", "reason_1"] == f"First seen 30 days ago (25% of the log's history) ({RAISES})"
+    assert r.loc["a", "reason_2"] == f"Only 2 orders so far ({RAISES})"
+    assert r.loc["a", "reason_3"] == ""
