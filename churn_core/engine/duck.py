@@ -1,7 +1,9 @@
 """The DuckDB engine: one connection with bounded threads/memory, ``events`` from a frame.
 
 DuckDB runs the shared SQL of :mod:`churn_core.engine.sql` in process, spilling to
-``temp_directory`` when a query needs more than ``memory_limit``.
+``temp_directory`` when a query needs more than ``memory_limit``; tables it makes (the
+validated events of a file, materialised intermediates) go to a database file of the
+engine's own beside the spill folder, deleted with the engine.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import os
 import tempfile
 import threading
 import uuid
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,8 +73,21 @@ def spill_folder(chosen: str | None = None) -> str:
     return str(root / f"churn-duckdb-{os.getpid()}-{uuid.uuid4().hex[:12]}")
 
 
+def _discard(con: Any, database: Path) -> None:
+    """Close ``con`` and delete its database file (the engine is gone or closed)."""
+    try:
+        con.close()
+    finally:
+        for path in (database, Path(str(database) + ".wal")):
+            path.unlink(missing_ok=True)
+
+
 class DuckEngine:
     """A DuckDB connection running the shared SQL; ``register_frame`` makes ``events``."""
+
+    # events per aggregation query when scoring every user: at 50M events in one query the
+    # per-user distinct counts (which do not spill) outgrew the default memory_limit
+    part_events: int | None = 10_000_000
 
     def __init__(self, settings: DuckSettings | None = None) -> None:
         import duckdb
@@ -82,8 +98,15 @@ class DuckEngine:
             config["threads"] = int(self.settings.threads)
         if self.settings.memory_limit is not None:
             config["memory_limit"] = str(self.settings.memory_limit)
-        config["temp_directory"] = spill_folder(self.settings.temp_directory)
-        self.con = duckdb.connect(":memory:", config=config)
+        spill = spill_folder(self.settings.temp_directory)
+        config["temp_directory"] = spill
+        # tables live in a database file of this engine's own, not in memory: DuckDB can then
+        # drop their pages from its buffer pool whenever a query needs the room. In an
+        # in-memory database a 50M-event table held the whole memory_limit and a query
+        # failed, now and then, to get a block (an out-of-memory error with disk to spare).
+        self.database = Path(spill + ".duckdb")
+        self.con = duckdb.connect(str(self.database), config=config)
+        weakref.finalize(self, _discard, self.con, self.database)
         self._frames: dict[str, pd.DataFrame] = {}
         self._lock = threading.RLock()  # one query at a time on the main connection
 
@@ -112,6 +135,11 @@ class DuckEngine:
         """
         with self._lock:
             self.con.execute(f"CREATE OR REPLACE TABLE {name} AS {sql}")
+
+    def append(self, name: str, sql: str) -> None:
+        """Add the rows of ``sql`` to a table made by :meth:`materialize`."""
+        with self._lock:
+            self.con.execute(f"INSERT INTO {name} {sql}")
 
     def drop(self, name: str) -> None:
         """Drop a table made by :meth:`materialize` (no error when it is gone)."""
@@ -144,7 +172,7 @@ class DuckEngine:
         return None if row is None else row[0]
 
     def close(self) -> None:
-        """Close the connection (registered frames are released)."""
+        """Close the connection, delete its database file, release registered frames."""
         with self._lock:
-            self.con.close()
+            _discard(self.con, self.database)
             self._frames.clear()

@@ -29,7 +29,13 @@ _names = itertools.count()
 
 
 class Engine(Protocol):
-    """What a source needs from an engine (DuckDB here; Spark implements the same)."""
+    """What a source needs from an engine (DuckDB here; Spark implements the same).
+
+    ``part_events``: events per aggregation query when scoring every user (see
+    ``EventSource.scoring_batches``); None: one query, however big the log.
+    """
+
+    part_events: int | None
 
     def frame(self, sql: str) -> pd.DataFrame: ...
 
@@ -40,6 +46,8 @@ class Engine(Protocol):
     def unregister(self, name: str) -> None: ...
 
     def materialize(self, name: str, sql: str) -> None: ...
+
+    def append(self, name: str, sql: str) -> None: ...
 
     def drop(self, name: str) -> None: ...
 
@@ -264,6 +272,7 @@ class EventSource:
         horizon_days: float = 90.0,
         rows: int = 100_000,
         max_events: int | None = None,
+        parts: int | None = None,
     ) -> Iterator[FeatureTable]:
         """The scoring table as of ``as_of`` in batches of about ``rows`` users.
 
@@ -271,6 +280,11 @@ class EventSource:
         BG/NBD is fitted on all users from three columns, then batches stream through
         the derive step: memory stays bounded by ``rows``, whatever the log's size.
         ``max_events`` adds the encoder's sequences, built per batch.
+
+        The aggregates are computed in ``parts`` groups of users (a hash of the id; default:
+        one per ``engine.part_events`` events), one query each: a user's aggregates
+        need only their own events, and one query over 50M events could need more than
+        DuckDB's ``memory_limit`` for its per-user distinct counts, which do not spill.
         """
         from churn_core.table import SEQUENCE_COLUMN, FeatureTable
 
@@ -280,7 +294,17 @@ class EventSource:
         pop, agg = f"scoring_pop_{i}", f"scoring_agg_{i}"
         self.engine.materialize(pop, sql.population_sql(LabelSpec(), [as_of], self.events))
         try:
-            self.engine.materialize(agg, sql.aggregates_sql(pop, event_types, self.events))
+            if parts is None:
+                parts = self._parts()
+            for part in range(parts):
+                keep = f"WHERE {sql.user_part(parts, part)}" if parts > 1 else ""
+                query = sql.aggregates_sql(
+                    f"(SELECT * FROM {pop} {keep})",
+                    event_types,
+                    f"(SELECT * FROM {self.events} {keep})",
+                    order=False,
+                )
+                (self.engine.append if part else self.engine.materialize)(agg, query)
             inputs = self.engine.frame(
                 # in user order, as every other path fits it: the optimum moves with row order
                 f"SELECT cutoff_us, recency_days, tenure_days, active_days FROM {agg} "
@@ -299,6 +323,12 @@ class EventSource:
         finally:
             self.engine.drop(agg)
             self.engine.drop(pop)
+
+    def _parts(self) -> int:
+        """Groups of users to aggregate one at a time: one per ``engine.part_events`` events
+        (None on Spark, which spreads a big aggregation over its executors itself)."""
+        per_part = self.engine.part_events
+        return 1 if per_part is None else max(1, -(-self.n_events // per_part))
 
     def sequences(
         self,

@@ -125,6 +125,8 @@ class SparkEngine:
     """The engine protocol of :class:`churn_core.engine.source.EventSource` on Spark:
     shared SQL text in, pandas out. Relations are Spark temp views."""
 
+    part_events: int | None = None  # the executors share a big aggregation out themselves
+
     def __init__(self, spark: SparkSession) -> None:
         self.spark = spark
         self._persisted: dict[str, DataFrame] = {}
@@ -161,6 +163,16 @@ class SparkEngine:
         result = self.spark.sql(sql).persist(StorageLevel.MEMORY_AND_DISK)
         result.createOrReplaceTempView(name)
         self._persisted[name] = result
+
+    def append(self, name: str, sql: str) -> None:
+        """Add the rows of ``sql`` to a relation made by :meth:`materialize`."""
+        from pyspark import StorageLevel
+
+        old = self._persisted[name]
+        result = old.unionByName(self.spark.sql(sql)).persist(StorageLevel.MEMORY_AND_DISK)
+        result.createOrReplaceTempView(name)
+        self._persisted[name] = result
+        old.unpersist()
 
     def drop(self, name: str) -> None:
         self.spark.catalog.dropTempView(name)

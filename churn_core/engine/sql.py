@@ -122,6 +122,11 @@ def aggregate_columns(event_types: Sequence[str]) -> list[str]:
     return cols
 
 
+def user_part(parts: int, part: int, col: str = "user_id") -> str:
+    """SQL: the user in ``col`` falls in part ``part`` of ``parts`` (a hash of the id)."""
+    return f"ABS(hash({col})) % {int(parts)} = {int(part)}"
+
+
 def aggregates_sql(
     population: str, event_types: Sequence[str], events: str = EVENTS, order: bool = True
 ) -> str:

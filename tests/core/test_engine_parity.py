@@ -149,6 +149,24 @@ def test_scoring_table_and_batches_equal_the_oracle(retail_log):
     assert_features_equal(pd.concat([p.X for p in parts], ignore_index=True), want)
 
 
+@pytest.mark.parametrize("parts", [3, 7])
+def test_aggregates_in_groups_of_users_equal_one_query(retail_log, parts):
+    """A big log's scoring aggregates run in hash groups of users, one query each."""
+    as_of = pd.Timestamp("2011-10-01")
+    types = pick_event_types(retail_log.frame)
+    users = reference_eligible_users(retail_log, LabelSpec(), as_of)
+    want = reference_features(retail_log.frame, as_of, users, types, retail_log.start, 60)
+    source = retail_log.source()
+    grouped = list(source.scoring_batches(as_of, types, 60, rows=1000, parts=parts))
+    assert [u for p in grouped for u in p.user_id] == list(users)
+    assert_features_equal(pd.concat([p.X for p in grouped], ignore_index=True), want)
+    sizes = source.engine.frame(
+        f"SELECT {sql.user_part(parts, 0)} AS first, COUNT(*) AS n FROM "
+        f"(SELECT DISTINCT user_id FROM {source.events}) GROUP BY 1"
+    )
+    assert len(sizes) == 2 and sizes["n"].min() > 200  # both sides of the split hold users
+
+
 def test_bgnbd_parameters_fitted_apart_give_the_same_features(retail_log):
     """Spark applies BG/NBD per partition with parameters fitted once: same numbers."""
     src = retail_log.source()

@@ -49,13 +49,14 @@ def _open(browser, server):
 
 
 def _train(page, *, slow: bool = False) -> None:
-    """Press Train; ``slow`` picks the Transformer encoder, so the run is still going (about a
-    minute) when the test switches pages or reloads: the default model trains the demo in about
-    a second, faster than the page redraws, and a test of a run in flight would race it."""
+    """Press Train; ``slow`` picks the random forest, so the run is still going (about 12 s on
+    a quiet machine) when the test switches pages or reloads: the default model trains the
+    demo in about a second, faster than the page redraws, and a test of a run in flight would
+    race it (the Transformer, a minute quiet, took over 5 minutes on a loaded CI machine)."""
     _go(page, "Churn & model", "What churn means")
     if slow:
-        page.locator('[data-testid="stSelectbox"]').filter(has_text="Sequence encoder").click()
-        page.get_by_role("option", name="transformer", exact=True).click()
+        page.locator('[data-testid="stSelectbox"]').filter(has_text="Classifier").click()
+        page.get_by_role("option", name="rf", exact=True).click()
     page.get_by_role("button", name="Train").click()
     # the click has landed once the run is going (slow) or, for the default model, may be done
     landed = "Training runs in the background" + ("" if slow else "|Runs this session")
