@@ -452,10 +452,13 @@ def cmd_train(args, say) -> int:
         from churn_core.engine.spark_train import open_events, train_spark
 
         events = open_events(args.events, cfg, say, getattr(args, "pseudonymize", None))
-        run = train_spark(events, cfg, _timestamp(args.as_of, "--as-of"), progress=say)
+        # `churn score` scores the users: training need not score them all first
+        run = train_spark(
+            events, cfg, _timestamp(args.as_of, "--as-of"), progress=say, score_all=False
+        )
     else:
         log = _load(args, cfg.schema, say, cfg.engine)
-        run = train(log, cfg, _timestamp(args.as_of, "--as-of"), progress=say)
+        run = train(log, cfg, _timestamp(args.as_of, "--as-of"), progress=say, score_all=False)
     summary = run.cv.summary["mean"].round(4).to_dict()
     save_model(
         run.model,
@@ -477,8 +480,8 @@ def cmd_train(args, say) -> int:
         print("\nhyperparameter search (best first):")
         print(run.search_results.round(4).to_string(index=False))
     print(
-        f"\nsaved model to {args.model_dir} ({len(run.scores):,} users scored as of "
-        f"{run.as_of:%Y-%m-%d})"
+        f"\nsaved model to {args.model_dir} (trained as of {run.as_of:%Y-%m-%d}); score the "
+        f"users with: churn score EVENTS --model-dir {args.model_dir} --out at_risk.csv"
     )
     return 0
 

@@ -42,7 +42,7 @@ class ChurnRun:
     cv: CVResult
     backtest: CVResult | None
     model: ChurnModel
-    scores: pd.DataFrame  # one row per user, riskiest first
+    scores: pd.DataFrame  # one row per user, riskiest first (none: ``train(score_all=False)``)
     # scoring features in the row order of ``scores``: every user for an in-memory log, the
     # riskiest ``engine.batch_users`` (a prefix of ``scores``) for an out-of-core source
     features: pd.DataFrame
@@ -126,13 +126,16 @@ def train(
     config: ChurnConfig,
     as_of: pd.Timestamp | None = None,
     progress: Progress | None = None,
+    score_all: bool = True,
 ) -> ChurnRun:
     """Label, featurise, cross-validate, backtest, fit, and score every user as of ``as_of``.
 
     Only events before ``as_of`` are used; training labels are those complete by then.
     ``log_`` may be an out-of-core :class:`EventSource` (``engine.files.open_source``):
     training rows then come from a deterministic sample of whole users holding at most
-    ``config.engine.train_rows`` events; every user is scored.
+    ``config.engine.train_rows`` events; every user is scored. ``score_all=False`` skips
+    scoring (``churn train``, followed by ``churn score``): the run's ``scores`` and
+    ``features`` are then empty.
     """
     say = progress or (lambda stage, frac: None)
     timings: dict[str, float] = {}
@@ -171,7 +174,7 @@ def train(
         final, scoring = None, None
         if pool is not None:  # the final fit, the longest, first; then the scoring table
             final = submit(pool, final_pipeline, table, model_cfg, enc)
-            if not _out_of_core(hist):  # an out-of-core source is scored in batches below
+            if score_all and not _out_of_core(hist):  # out of core: in batches, below
                 scoring = submit(pool, scoring_table, hist, as_of, event_types, max_events, horizon)
         cv, calibrator = cross_validate(
             sample, model_cfg, enc, progress=lambda s, f: say(s, 0.25 + 0.4 * f), pool=pool
@@ -198,11 +201,14 @@ def train(
             pipe = final.result()
     model = final_model(pipe, table.feature_names, enc, calibrator, event_types)
     timings["final_fit"] = time.perf_counter() - t1
-    say("scoring", 0.9)
     t1 = time.perf_counter()
-    if scoring is None:
+    if not score_all:
+        scores, feats = _unscored(hist.has_amount), pd.DataFrame()
+    elif scoring is None:
+        say("scoring", 0.9)
         scores, feats = score_users(model, hist, as_of, config)
     else:
+        say("scoring", 0.9)
         scores, feats = score_table(model, scoring.result(), config, hist.has_amount, as_of)
     timings["scoring"] = time.perf_counter() - t1
     timings["total"] = time.perf_counter() - t0
@@ -227,6 +233,12 @@ def train(
         timings,
         hist.has_amount,
     )
+
+
+def _unscored(has_amount: bool) -> pd.DataFrame:
+    """The score list of a run that scored nobody: ``score_frame``'s columns, no rows."""
+    columns = ["user_id", "churn_probability", "risk_tier", "percentile", "days_since_last_event"]
+    return pd.DataFrame(columns=columns + (["value_at_risk"] if has_amount else []))
 
 
 def score_users(

@@ -51,13 +51,14 @@ def train_spark(
     config: ChurnConfig,
     as_of: pd.Timestamp | None = None,
     progress: Progress | None = None,
+    score_all: bool = True,
 ) -> ChurnRun:
     """``pipeline.train`` on the Spark engine: labels, features and the scoring features run
     the shared SQL on Spark (through :class:`~churn_core.engine.source.EventSource`); the
     training rows (a hash sample of whole users beyond ``[engine] train_rows`` events) are
     collected via Arrow and fitted with scikit-learn on the driver, as locally."""
     _no_encoder(config)
-    return train(events.source(), config, as_of, progress)
+    return train(events.source(), config, as_of, progress, score_all)
 
 
 def score_spark(

@@ -47,6 +47,18 @@ def test_bundle_round_trip_gives_identical_scores(small_log, tmp_path, classifie
     pd.testing.assert_frame_equal(again, run.scores)
 
 
+def test_training_without_scoring_gives_the_same_model(small_log):
+    """``churn train`` skips scoring every user (``churn score`` does it): same model."""
+    cfg = ChurnConfig().with_(label={"horizon_days": 30})
+    full = train(small_log, cfg, AS_OF)
+    lean = train(small_log, cfg, AS_OF, score_all=False)
+    assert lean.scores.empty and list(lean.scores.columns) == list(full.scores.columns)
+    assert lean.threshold == full.threshold
+    pd.testing.assert_frame_equal(lean.cv.summary, full.cv.summary)
+    again, _ = score_users(lean.model, small_log.before(AS_OF), AS_OF, lean.config)
+    pd.testing.assert_frame_equal(again, full.scores)
+
+
 def test_bundle_refuses_untrusted_types(small_log, tmp_path):
     import skops.io as sio
 
