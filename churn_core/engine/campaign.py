@@ -6,15 +6,16 @@ the listed users only. Here the same plan comes from three bounded passes over a
 
 1. **scores** of every user: ``pipeline.score_users`` in batches of users (DuckDB), or
    given by the caller (``score_spark`` on the Spark executors); one narrow row per user;
-2. **reasons and actions** of the listed users: a second pass of ``scoring_batches`` keeps
-   their feature rows and a uniform sample of everyone's (the SHAP background), then explains
-   them with SHAP as in memory, in chunks, keeping reasons and factors only;
+2. **reasons and actions** of the listed users: SHAP as in memory, batch by batch of users,
+   against the background ``sample_background`` draws from the whole table (sampled in a pass
+   of its own when there is more than one batch, ``scoring.reasons_background``), keeping
+   only reasons and factors;
 3. **recommended items** of the listed users: every item's recent popularity over the whole
    log (one SQL ``GROUP BY``), then, chunk by chunk of the list, those users' item events (an
    SQL join) through the same recommender as in memory (``ItemRecommender.recommend_from``).
 
-Memory: every user's score (one narrow row), the listed users' feature rows and reasons, and
-one chunk of the list at a time (``engine.batch_users`` users) for SHAP and recommendations.
+Memory: every user's score (one narrow row), the listed users' reasons and the list itself,
+and one batch of users at a time (``engine.batch_users``) for SHAP and recommendations.
 
 The plan equals the in-memory one, whatever the batch size: ``tests/core/test_engine_campaign.py``.
 """
@@ -24,7 +25,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-import numpy as np
 import pandas as pd
 
 from churn_core.campaign import (
@@ -36,10 +36,11 @@ from churn_core.campaign import (
 )
 from churn_core.config import ChurnConfig
 from churn_core.engine import sql
+from churn_core.engine.scoring import reasons_background, user_batches
 from churn_core.engine.source import EventSource
 from churn_core.errors import EventDataError
 from churn_core.events import CANCEL_EVENTS, PURCHASE
-from churn_core.explain import BackgroundSample, explain_model
+from churn_core.explain import explain_model, sample_background
 from churn_core.recommend import ItemRecommender
 
 logger = logging.getLogger(__name__)
@@ -87,32 +88,27 @@ def build_source_campaign(
 def explain_listed(
     model, source: EventSource, as_of: pd.Timestamp, config: ChurnConfig, listed: pd.Index
 ) -> ListReasons:
-    """Reasons and the factors behind them for the ``listed`` users.
+    """Reasons and the factors behind them for the ``listed`` users, batch by batch of users.
 
-    One pass over the batches of users keeps the listed users' feature rows and a uniform
-    background sample of everyone's (``BackgroundSample``: the sample ``sample_background``
-    draws from the whole table); the list is then explained with SHAP in chunks of
-    ``engine.batch_users`` users, keeping only reasons and factors (no SHAP matrix).
+    The SHAP background is ``sample_background`` of the whole table, as in memory: with more
+    than one batch it is drawn in a first pass (``scoring.reasons_background``). Only
+    reasons and factors are kept (no SHAP matrix, no feature rows).
     """
-    rows: list[pd.DataFrame] = []
-    background = BackgroundSample()
-    batches = source.scoring_batches(
-        as_of,
-        model.event_types,
-        config.label.horizon_days,
-        rows=config.engine.batch_users,
-        max_events=model.max_events,
-    )
-    for table in batches:
-        users = table.user_id.astype(str)
-        order = np.argsort(users, kind="stable")
-        X = table.X.iloc[order].set_axis(pd.Index(users[order], name="user_id"))
-        background.add(X)
-        rows.append(X.loc[listed.intersection(X.index)])
-    X = pd.concat(rows)
-    del rows
-    missing = listed.difference(X.index)
-    if len(missing):
+    background = None
+    if source.n_users > config.engine.batch_users:
+        background = reasons_background(model, source, as_of, config)
+    parts = []
+    for users, X in user_batches(model, source, as_of, config):
+        if background is None:  # one batch: it is the whole table
+            background = sample_background(X)
+        keep = listed.get_indexer(users) >= 0
+        if keep.any():
+            ids = pd.Index(users[keep])
+            part = explain_model(model, X.loc[keep].reset_index(drop=True), ids, background)
+            parts.append(ListReasons.of(part))
+    found = ListReasons.concat(parts) if parts else None
+    missing = listed if found is None else listed.difference(found.reasons.index)
+    if found is None or len(missing):
         raise EventDataError(
             [
                 f"{len(missing):,} listed users (e.g. {missing[0]}) have no events before "
@@ -120,12 +116,7 @@ def explain_listed(
                 "from the same event log."
             ]
         )
-    sample = background.frame()
-    parts = []
-    for chunk in _chunks(listed, config.engine.batch_users):
-        part = X.loc[chunk].reset_index(drop=True)
-        parts.append(ListReasons.of(explain_model(model, part, chunk, sample)))
-    return ListReasons.concat(parts)
+    return ListReasons(found.reasons.loc[listed], found.factors.loc[listed], found.known)
 
 
 def recommend_listed(

@@ -75,8 +75,8 @@ def _score_parts(
     background, n = None, 0
     if source.n_users > config.engine.batch_users:  # several batches: sample everyone first
         say("sampling the background of the reasons", 0.05)
-        background = _background(model, source, as_of, config)
-    for i, (users, X) in enumerate(_batches(model, source, as_of, config)):
+        background = reasons_background(model, source, as_of, config)
+    for i, (users, X) in enumerate(user_batches(model, source, as_of, config)):
         prob = model.predict_proba(X)
         part = user_scores(users, prob, X, horizon, source.has_amount)
         if background is None:
@@ -90,7 +90,7 @@ def _score_parts(
     return n
 
 
-def _batches(model, source: EventSource, as_of: pd.Timestamp, config: ChurnConfig):
+def user_batches(model, source: EventSource, as_of: pd.Timestamp, config: ChurnConfig):
     """(user ids, model input) per batch of users, users in id order within a batch."""
     batches = source.scoring_batches(
         as_of,
@@ -104,13 +104,13 @@ def _batches(model, source: EventSource, as_of: pd.Timestamp, config: ChurnConfi
         yield table.user_id.astype(str)[order], table.X.iloc[order].reset_index(drop=True)
 
 
-def _background(model, source: EventSource, as_of: pd.Timestamp, config: ChurnConfig):
+def reasons_background(model, source: EventSource, as_of: pd.Timestamp, config: ChurnConfig):
     """The reasons' SHAP background over every batch: ``sample_background`` of the whole
     table, as in memory (``explain.BackgroundSample``), at the cost of one more pass."""
     from churn_core.explain import BackgroundSample
 
     sample = BackgroundSample()
-    for _, X in _batches(model, source, as_of, config):
+    for _, X in user_batches(model, source, as_of, config):
         sample.add(X)
     return sample.frame()
 
