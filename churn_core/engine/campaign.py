@@ -8,7 +8,7 @@ the listed users only. Here the same plan comes from three bounded passes over a
    given by the caller (``score_spark`` on the Spark executors); one narrow row per user;
 2. **reasons and actions** of the listed users: SHAP as in memory, batch by batch of users,
    against the background ``sample_background`` draws from the whole table (sampled in a pass
-   of its own when there is more than one batch, ``scoring.reasons_background``), keeping
+   of its own when there is more than one batch, ``scoring.explained_batches``), keeping
    only reasons and factors;
 3. **recommended items** of the listed users: every item's recent popularity over the whole
    log (one SQL ``GROUP BY``), then, chunk by chunk of the list, those users' item events (an
@@ -36,11 +36,11 @@ from churn_core.campaign import (
 )
 from churn_core.config import ChurnConfig
 from churn_core.engine import sql
-from churn_core.engine.scoring import reasons_background, user_batches
+from churn_core.engine.scoring import explained_batches
 from churn_core.engine.source import EventSource
 from churn_core.errors import EventDataError
 from churn_core.events import CANCEL_EVENTS, PURCHASE
-from churn_core.explain import explain_model, sample_background
+from churn_core.explain import explain_model
 from churn_core.recommend import ItemRecommender
 
 logger = logging.getLogger(__name__)
@@ -90,17 +90,12 @@ def explain_listed(
 ) -> ListReasons:
     """Reasons and the factors behind them for the ``listed`` users, batch by batch of users.
 
-    The SHAP background is ``sample_background`` of the whole table, as in memory: with more
-    than one batch it is drawn in a first pass (``scoring.reasons_background``). Only
-    reasons and factors are kept (no SHAP matrix, no feature rows).
+    The SHAP background is ``sample_background`` of the whole table, as in memory
+    (``scoring.explained_batches``). Only reasons and factors are kept (no SHAP matrix, no
+    feature rows).
     """
-    background = None
-    if source.n_users > config.engine.batch_users:
-        background = reasons_background(model, source, as_of, config)
     parts = []
-    for users, X in user_batches(model, source, as_of, config):
-        if background is None:  # one batch: it is the whole table
-            background = sample_background(X)
+    for users, X, background in explained_batches(model, source, as_of, config):
         keep = listed.get_indexer(users) >= 0
         if keep.any():
             ids = pd.Index(users[keep])

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import shutil
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -69,18 +69,14 @@ def score_to_file(
 def _score_parts(
     model, source: EventSource, as_of: pd.Timestamp, config: ChurnConfig, spill: Path, say
 ) -> int:
-    from churn_core.explain import explain_model, sample_background
+    from churn_core.explain import explain_model
 
     horizon = config.label.horizon_days
-    background, n = None, 0
-    if source.n_users > config.engine.batch_users:  # several batches: sample everyone first
-        say("sampling the background of the reasons", 0.05)
-        background = reasons_background(model, source, as_of, config)
-    for i, (users, X) in enumerate(user_batches(model, source, as_of, config)):
+    n = 0
+    batches = explained_batches(model, source, as_of, config, say)
+    for i, (users, X, background) in enumerate(batches):
         prob = model.predict_proba(X)
         part = user_scores(users, prob, X, horizon, source.has_amount)
-        if background is None:
-            background = sample_background(X)
         reasons = explain_model(model, X, pd.Index(users), background).reasons
         reasons.index = reasons.index.astype(str)
         part = part.join(reasons, on="user_id")
@@ -90,8 +86,36 @@ def _score_parts(
     return n
 
 
-def user_batches(model, source: EventSource, as_of: pd.Timestamp, config: ChurnConfig):
-    """(user ids, model input) per batch of users, users in id order within a batch."""
+def explained_batches(
+    model,
+    source: EventSource,
+    as_of: pd.Timestamp,
+    config: ChurnConfig,
+    progress: Progress | None = None,
+) -> Iterator[tuple[np.ndarray, pd.DataFrame, pd.DataFrame]]:
+    """(user ids, model input, SHAP background) per batch of users, ids in order in a batch.
+
+    The background is ``explain.sample_background`` of the whole table, as in memory: the
+    first batch when it holds everyone, else drawn in a pass of its own over every batch
+    (``explain.BackgroundSample``).
+    """
+    from churn_core.explain import BackgroundSample, sample_background
+
+    background = None
+    if source.n_users > config.engine.batch_users:  # several batches: sample everyone first
+        if progress:
+            progress("sampling the background of the reasons", 0.05)
+        sample = BackgroundSample()
+        for _, X in _user_batches(model, source, as_of, config):
+            sample.add(X)
+        background = sample.frame()
+    for users, X in _user_batches(model, source, as_of, config):
+        if background is None:  # one batch: it is the whole table
+            background = sample_background(X)
+        yield users, X, background
+
+
+def _user_batches(model, source: EventSource, as_of: pd.Timestamp, config: ChurnConfig):
     batches = source.scoring_batches(
         as_of,
         model.event_types,
@@ -102,17 +126,6 @@ def user_batches(model, source: EventSource, as_of: pd.Timestamp, config: ChurnC
     for table in batches:
         order = np.argsort(table.user_id.astype(str), kind="stable")
         yield table.user_id.astype(str)[order], table.X.iloc[order].reset_index(drop=True)
-
-
-def reasons_background(model, source: EventSource, as_of: pd.Timestamp, config: ChurnConfig):
-    """The reasons' SHAP background over every batch: ``sample_background`` of the whole
-    table, as in memory (``explain.BackgroundSample``), at the cost of one more pass."""
-    from churn_core.explain import BackgroundSample
-
-    sample = BackgroundSample()
-    for _, X in user_batches(model, source, as_of, config):
-        sample.add(X)
-    return sample.frame()
 
 
 def _ranked(source: EventSource, spill: Path, n: int, config: ChurnConfig):

@@ -8,8 +8,6 @@ list explained and given items in one chunk or in several.
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -18,7 +16,6 @@ from churn_core.campaign import build_campaign
 from churn_core.config import ChurnConfig
 from churn_core.engine.campaign import build_source_campaign, recommend_listed
 from churn_core.engine.files import open_source
-from churn_core.ingest import load_events
 from churn_core.pipeline import train
 from churn_core.recommend import recommend_items
 from tests.conftest import DEMO
@@ -32,20 +29,13 @@ CHEAP = ChurnConfig().with_(
 
 
 @pytest.fixture(scope="module")
-def retail():
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        return load_events(DEMO)
+def model(retail_log):
+    return train(retail_log, CHEAP).model
 
 
 @pytest.fixture(scope="module")
-def model(retail):
-    return train(retail, CHEAP).model
-
-
-@pytest.fixture(scope="module")
-def local_plan(retail, model):
-    return build_campaign(model, CHEAP, retail, AS_OF, {"source": "retail"})
+def local_plan(retail_log, model):
+    return build_campaign(model, CHEAP, retail_log, AS_OF, {"source": "retail"})
 
 
 def _source_plan(model, config):
@@ -79,11 +69,11 @@ def test_small_batches_give_the_same_plan(model, local_plan):
     np.testing.assert_allclose(ours[numeric], theirs[numeric], rtol=1e-6, atol=1e-9)
 
 
-def test_recommended_items_equal_the_in_memory_recommender(retail):
+def test_recommended_items_equal_the_in_memory_recommender(retail_log):
     as_of = pd.Timestamp("2011-06-01")
-    users = pd.Index(retail.frame["user_id"].drop_duplicates().astype(str).iloc[::7][:300])
+    users = pd.Index(retail_log.frame["user_id"].drop_duplicates().astype(str).iloc[::7][:300])
     ours = recommend_listed(open_source(DEMO).before(as_of), as_of, users, chunk_users=70)
-    theirs = recommend_items(retail, as_of, list(users), k=5)
+    theirs = recommend_items(retail_log, as_of, list(users), k=5)
     assert ours.index.equals(theirs.index)
     assert ours.notna().to_numpy().sum() > 1000  # real lists, not empty ones
     pd.testing.assert_frame_equal(ours, theirs)
