@@ -7,9 +7,13 @@ Usage::
 
 Each forecast trains on events before a cutoff T only and is graded on what happened in
 [T, T+H), exactly like ``churn_core.evaluation`` and ``../shared/referee``: every month-end
-cutoff of the bundled UCI retail log that leaves a complete window (H = 30, 60, 90 days),
-several Tmall cutoffs (when ``../shared/data`` is present) and the synthetic generator with
-several seeds. For each forecast and model variant it prints ROC-AUC and PR-AUC, the
+cutoff of the bundled UCI retail log that leaves a complete window (H = 30, 60, 90 days), the
+same forecasts on that log reduced to the referee's canonical ``user_id, timestamp, amount``
+("retailmin": the shape of other shops' order lines), several Tmall cutoffs (when
+``../shared/data`` is present), the synthetic generator with several seeds, and purchase-only
+logs from a process nobody tuned for (``churn_core.purchase_logs``: BG/NBD's buy till you
+die, a CDNOW-like cohort shop and a grocery-like open one, two seeds each, 2-9 months of
+history before the cutoff). For each forecast and model variant it prints ROC-AUC and PR-AUC, the
 difference to RFM + logistic regression fitted on the same training cutoffs and the paired
 bootstrap standard error of that difference; then per variant the win / tie / loss count
 (a tie is a difference within one standard error), the mean difference (with the standard
@@ -53,6 +57,8 @@ from churn_core.events import EventLog  # noqa: E402
 from churn_core.features import pick_event_types  # noqa: E402
 from churn_core.labels import build_labels, training_cutoffs  # noqa: E402
 from churn_core.metrics import paired_differences  # noqa: E402
+from churn_core.purchase_logs import forecasts as purchase_forecasts  # noqa: E402
+from churn_core.purchase_logs import purchase_log  # noqa: E402
 from churn_core.table import FeatureTable, scoring_table, training_table  # noqa: E402
 
 SYNTH_USERS = 2000
@@ -66,7 +72,7 @@ TABLE_MODULES = (
 class Forecast:
     """One leak-free forecast: a log, a cutoff and a horizon."""
 
-    log: str  # "retail", "tmall" or "synth-<seed>-<days>"
+    log: str  # "retail", "retailmin", "tmall", "synth-<seed>-<days>" or "bgnbd-<shape>-<seed>"
     cutoff: pd.Timestamp
     horizon: int
 
@@ -252,8 +258,43 @@ def variant_tune_c(ctx: Context) -> pd.Series:
     return _with_model(C=best, blend="none")(ctx)
 
 
+def variant_p_quiet(ctx: Context) -> pd.Series:
+    """No training at all: BG/NBD's probability of no event in the horizon, fitted on the
+    scoring cutoff's own history (the ``bgnbd_p_quiet`` column)."""
+    p = ctx.score.X["bgnbd_p_quiet"].fillna(ctx.score.X["bgnbd_p_quiet"].median())
+    return pd.Series(p.to_numpy(), index=pd.Index(ctx.score.user_id.astype(str)))
+
+
+def history_ratio(ctx: Context) -> float:
+    """Days of log history at the newest training cutoff over those at the forecast cutoff."""
+    return float(ctx.train.X["history_days"].max() / ctx.score.X["history_days"].max())
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(np.asarray(p, dtype=float), 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p))
+
+
+def _with_p_quiet(weight: Callable[[float], float]) -> Callable[[Context], pd.Series]:
+    """The default model's log-odds averaged with BG/NBD's (p_quiet), weight(history ratio)."""
+
+    def run(ctx: Context) -> pd.Series:
+        model, quiet = variant_project(ctx), variant_p_quiet(ctx)
+        w = weight(history_ratio(ctx))
+        z = (1 - w) * _logit(model.to_numpy()) + w * _logit(quiet.loc[model.index].to_numpy())
+        return pd.Series(z, index=model.index)
+
+    run.changes = inspect.getsource(weight)
+    return run
+
+
 VARIANTS: dict[str, Callable[[Context], pd.Series]] = {
     "project": variant_project,
+    "p_quiet": variant_p_quiet,
+    "pq_half_below_half": _with_p_quiet(lambda r: 0.5 if r < 0.5 else 0.0),
+    "pq_linear": _with_p_quiet(lambda r: max(0.0, 1.0 - 2.0 * r)),
+    "pq_quarter": _with_p_quiet(lambda r: 0.25),
+    "pq_below_quarter": _with_p_quiet(lambda r: 1.0 if r < 0.25 else 0.0),
     "rfm": variant_rfm,
     "blend_half": variant_blend_half,
     "blend_cv": variant_blend_cv,
@@ -267,6 +308,9 @@ VARIANTS: dict[str, Callable[[Context], pd.Series]] = {
     "blend_w04": _fixed_blend(0.4),
     "blend_w06": _fixed_blend(0.6),
     "blend_w07": _fixed_blend(0.7),
+    "thirds": _with_model(blend="thirds", clip_to_training=False),  # the default until now
+    "thirds_clip": _with_model(blend="thirds"),
+    "quarters_noclip": _with_model(clip_to_training=False),
     "before": _with_model(blend="none"),  # the default until the blend (spline logreg)
     "rfm_half": _with_model(blend="rfm"),  # half spline logreg, half RFM + logreg (core)
     "linear_c01": _with_model(spline_knots=0, C=0.1, blend="none"),
@@ -298,10 +342,12 @@ def all_forecasts(quick: bool) -> list[Forecast]:
     out: list[Forecast] = []
     # UCI retail: 2010-12-01 .. 2011-12-09; every month-end cutoff with a complete window and
     # at least one training cutoff after the log's start
-    for h, first, last in ((30, "2011-01-01", "2011-11-01"), (60, "2011-02-01", "2011-10-01")):
-        out += [Forecast("retail", t, h) for t in _month_ends(first, last)]
-    out += [Forecast("retail", t, 90) for t in _month_ends("2011-04-01", "2011-09-01")]
-    out.append(Forecast("retail", pd.Timestamp("2011-09-10"), 90))  # the shared figure
+    # "retailmin": the same log and forecasts in the referee's canonical columns only
+    for log in ("retail", "retailmin"):
+        for h, first, last in ((30, "2011-01-01", "2011-11-01"), (60, "2011-02-01", "2011-10-01")):
+            out += [Forecast(log, t, h) for t in _month_ends(first, last)]
+        out += [Forecast(log, t, 90) for t in _month_ends("2011-04-01", "2011-09-01")]
+        out.append(Forecast(log, pd.Timestamp("2011-09-10"), 90))  # the shared figure
     if shared_data() is not None:  # Tmall 2013: Apr 15 .. Aug 15, day resolution
         for t, h in (
             ("2013-06-01", 30),
@@ -317,14 +363,19 @@ def all_forecasts(quick: bool) -> list[Forecast]:
         for days, h in ((240, 30), (480, 60)) if seed < 2 else ((300, 30),):
             t = pd.Timestamp("2024-01-01") + pd.Timedelta(days=days - h)
             out.append(Forecast(f"synth-{seed}-{days}", t, h))
+    for shape in ("cohort", "open"):  # buy-till-you-die purchase logs (churn_core/purchase_logs.py)
+        for seed in (0, 1):
+            out += [Forecast(f"bgnbd-{shape}-{seed}", t, h) for t, h in purchase_forecasts(shape)]
     if quick:
         keep = {
             "retail_2011-06-01_H90",
             "retail_2011-09-10_H90",
+            "retailmin_2011-09-10_H90",
             "retail_2011-10-01_H60",
             "retail_2011-04-01_H30",
             "tmall_2013-07-16_H31",
             "synth-0-240_2024-07-29_H30",
+            "bgnbd-open-0_2020-03-09_H30",
         }
         out = [f for f in out if f.key in keep]
     return out
@@ -341,6 +392,16 @@ def load_log(name: str) -> EventLog:
 
         if name == "retail":
             _LOGS[name] = load_demo()
+        elif name == "retailmin":
+            _LOGS[name] = load_events(_minimal_retail(), name="retailmin.csv")
+        elif name.startswith("bgnbd-"):
+            _, shape, seed = name.split("-")
+            path = Path(tempfile.gettempdir()) / "churn_quality_sweep" / f"{name}.csv"
+            if not path.exists():
+                path.parent.mkdir(parents=True, exist_ok=True)
+                purchase_log(shape, int(seed)).to_csv(path.with_suffix(".tmp"), index=False)
+                path.with_suffix(".tmp").replace(path)
+            _LOGS[name] = load_events(path, name=f"{name}.csv")
         elif name == "tmall":
             path = shared_data() / "tmall-brand-rec-2014" / "tmall_brand_rec_2014.csv.gz"
             _LOGS[name] = load_events(path, SchemaConfig(year=2013))
@@ -348,6 +409,29 @@ def load_log(name: str) -> EventLog:
             _, seed, days = name.split("-")
             _LOGS[name] = synthetic_log(SYNTH_USERS, int(days), int(seed))
     return _LOGS[name]
+
+
+def _minimal_retail() -> Path:
+    """The bundled retail log as ``../shared/referee`` hands a log to a scorer in its canonical
+    form (``user_id, timestamp, amount``: no invoices, items, countries or cancellations), the
+    shape of the hidden purchase logs of other shops; written once to the temp dir."""
+    from churn_core.datasets import demo_path
+
+    out = Path(tempfile.gettempdir()) / "churn_quality_sweep" / "retailmin.csv"
+    if not out.exists():
+        df = pd.read_csv(demo_path(), dtype={"CustomerID": str, "InvoiceNo": str})
+        df = df[df.CustomerID.notna() & ~df.InvoiceNo.str.startswith("C") & (df.Quantity > 0)]
+        frame = pd.DataFrame(
+            {
+                "user_id": df.CustomerID.str.replace(r"\.0$", "", regex=True),
+                "timestamp": pd.to_datetime(df.InvoiceDate),
+                "amount": df.Quantity * df.UnitPrice,
+            }
+        ).sort_values(["timestamp", "user_id"], kind="stable")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        frame.to_csv(out.with_suffix(".tmp"), index=False)
+        out.with_suffix(".tmp").replace(out)
+    return out
 
 
 # ---------------------------------------------------------------- cache ---------------------
@@ -405,7 +489,9 @@ def forecast_tables(fc: Forecast, cache: Path) -> tuple[Context, pd.Series]:
         return Context(train, score, cfg, event_types, hist.has_amount, fc.cutoff), truth
 
     key = _hash(_TABLE_SOURCES, fc.key)
-    return _cached(cache / "tables" / f"{fc.key}-{key}.pkl", build)
+    ctx, truth = _cached(cache / "tables" / f"{fc.key}-{key}.pkl", build)
+    # the cached tables keep the config they were built with: models use today's defaults
+    return replace(ctx, config=ChurnConfig().with_(label={"horizon_days": fc.horizon})), truth
 
 
 def forecast_scores(fc: Forecast, variant: str, cache: Path) -> tuple[pd.Series, float]:

@@ -17,7 +17,7 @@ CLASSIFIERS = ("logreg", "svm", "hgb", "rf")
 ENCODERS = ("none", "transformer", "hybrid", "text")
 CALIBRATIONS = ("sigmoid", "isotonic", "none")
 # thirds: spline logreg, linear logreg and RFM + logreg; rfm: spline logreg and RFM + logreg
-BLENDS = ("thirds", "rfm", "none")
+BLENDS = ("quarters", "thirds", "rfm", "none")
 THRESHOLD_RULES = ("max_f1", "top_k", "probability")
 TIER_BASES = ("relative", "probability")
 # where events are read and features computed: local = in memory (pandas), duckdb = out of
@@ -128,7 +128,8 @@ class ModelConfig:
     classifier: str = "logreg"  # one of CLASSIFIERS; logreg won the out-of-time comparison
     C: float = 0.01  # logreg / svm inverse regularisation (strong: few, correlated features)
     spline_knots: int = 4  # logreg / svm: spline basis per feature (GAM-style); 0 = linear
-    blend: str = "thirds"  # logreg, no encoder: average log-odds with simpler members (BLENDS)
+    blend: str = "quarters"  # logreg, no encoder: average log-odds with simpler members (BLENDS)
+    clip_to_training: bool = True  # linear models: clip scored features to the training range
     max_depth: int | None = 4  # hgb / rf
     learning_rate: float = 0.05  # hgb
     n_estimators: int = 300  # hgb max_iter / rf trees

@@ -234,7 +234,7 @@ def _factor_of(column: str) -> str:
     copies, embedding dims)."""
     if column.startswith("emb_"):
         return SEQUENCE_FACTOR
-    return re.sub(r"(_sp_\d+|_lin|_rfm)$", "", column)  # spline bases; blend members' copies
+    return re.sub(r"(_sp_\d+|_lin|_rfm|_odds)$", "", column)  # spline bases; blend members' copies
 
 
 def _grouping(names: Iterable[str]) -> tuple[list[str], np.ndarray]:

@@ -8,6 +8,8 @@ out-of-fold scores.
 
 from __future__ import annotations
 
+import logging
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -54,6 +56,34 @@ class SignedLog1p(BaseEstimator, TransformerMixin):
         return np.asarray(input_features, dtype=object)
 
 
+class ClipToTraining(BaseEstimator, TransformerMixin):
+    """Clip each column to the range it had in the training rows (NaN stays NaN).
+
+    A linear model extrapolates its slopes to values it never saw: when the training
+    cutoffs had a few days of log history and the forecast months, tenure, counts and spend
+    at the forecast lie far outside the training rows, and the slopes learned inside them
+    (or noise, when the training rows barely vary) decide the ranking. Clipped, such users
+    get the score of the most extreme users the model did see; what happens beyond is left
+    to the members that need no training labels (BG/NBD's forecast in the blend).
+    """
+
+    def fit(self, X, y=None):  # noqa: D102 - sklearn contract
+        X = np.asarray(X, dtype=np.float64)
+        self.n_features_in_ = X.shape[1]
+        with warnings.catch_warnings():  # an all-NaN column keeps NaN bounds: no clipping
+            warnings.simplefilter("ignore", RuntimeWarning)
+            self.low_, self.high_ = np.nanmin(X, axis=0), np.nanmax(X, axis=0)
+        return self
+
+    def transform(self, X):  # noqa: D102
+        check_is_fitted(self, "low_")
+        X = np.asarray(X, dtype=np.float64)
+        return np.where(np.isnan(X), X, np.clip(X, self.low_, self.high_))
+
+    def get_feature_names_out(self, input_features=None):  # noqa: D102
+        return np.asarray(input_features, dtype=object)
+
+
 class Suffixed(BaseEstimator, TransformerMixin):
     """Identity that renames its columns ``name + suffix`` (a second view of a feature)."""
 
@@ -72,12 +102,48 @@ class Suffixed(BaseEstimator, TransformerMixin):
         return np.asarray([f"{f}{self.suffix}" for f in input_features], dtype=object)
 
 
+class LogOdds(BaseEstimator, TransformerMixin):
+    """``log(p / (1 - p))`` of probability columns (clipped to [1e-6, 1 - 1e-6]), renamed
+    ``name + "_odds"``: another model's forecast as a blend member's log-odds."""
+
+    def fit(self, X, y=None):  # noqa: D102 - sklearn contract
+        self.n_features_in_ = np.asarray(X).shape[1]
+        return self
+
+    def transform(self, X):  # noqa: D102
+        check_is_fitted(self, "n_features_in_")
+        p = np.clip(np.asarray(X, dtype=np.float64), 1e-6, 1 - 1e-6)
+        return np.log(p / (1.0 - p))
+
+    def get_feature_names_out(self, input_features=None):  # noqa: D102
+        return np.asarray([f"{f}_odds" for f in input_features], dtype=object)
+
+
+class FixedLogOdds(ClassifierMixin, BaseEstimator):
+    """A blend member that learns nothing: its log-odds are its one input column as given
+    (coefficient 1, intercept 0), e.g. BG/NBD's own forecast through :class:`LogOdds`."""
+
+    def fit(self, X, y):  # noqa: D102 - sklearn contract
+        X = np.asarray(X, dtype=np.float64)
+        if X.shape[1] != 1:
+            raise ValueError("FixedLogOdds takes exactly one column of log-odds.")
+        self.classes_ = np.unique(y)
+        self.coef_ = np.ones((1, 1))
+        self.intercept_ = np.zeros(1)
+        return self
+
+    def decision_function(self, X) -> np.ndarray:  # noqa: D102
+        check_is_fitted(self, "coef_")
+        return np.asarray(X, dtype=np.float64)[:, 0]
+
+
 class BlendedLogistic(ClassifierMixin, BaseEstimator):
     """Logistic regressions on consecutive column blocks, one linear score: the average of
     their log-odds.
 
     ``tail`` gives the sizes of the trailing blocks (the first block is every column
-    before them) and ``Cs`` each member's inverse regularisation, first block first. The
+    before them) and ``Cs`` each member's inverse regularisation, first block first; a C of
+    ``None`` makes that member a :class:`FixedLogOdds` (its one column is its log-odds). The
     average is itself linear in the inputs (``coef_``, ``intercept_``), so the blend is
     explained like one logistic regression. ``member_scores`` gives each member's log-odds.
     The narrow members (all but the first) are fitted on a seeded sample of at most
@@ -87,7 +153,7 @@ class BlendedLogistic(ClassifierMixin, BaseEstimator):
     def __init__(
         self,
         tail: tuple[int, ...] = (8,),
-        Cs: tuple[float, ...] = (0.01, 1.0),
+        Cs: tuple[float | None, ...] = (0.01, 1.0),
         class_weight: str | None = None,
         max_member_rows: int = 20_000,
     ):
@@ -111,6 +177,9 @@ class BlendedLogistic(ClassifierMixin, BaseEstimator):
             rows = np.sort(rng.choice(len(y), self.max_member_rows, replace=False))
         self.members_ = []
         for i, (block, c) in enumerate(zip(self._blocks(X.shape[1]), self.Cs, strict=True)):
+            if c is None:
+                self.members_.append(FixedLogOdds().fit(X[:, block], y))
+                continue
             # the wide spline block: L-BFGS on every row; the narrow ones: a few exact Newton
             # steps (L-BFGS crawls on their collinear columns) on at most max_member_rows rows
             solver = "lbfgs" if i == 0 else "newton-cholesky"
@@ -156,6 +225,7 @@ class BlendedLogistic(ClassifierMixin, BaseEstimator):
 
 LINEAR_MEMBER_C = 0.1  # the blend's plain (spline-free) logistic regression
 RFM_MEMBER_C = 1.0  # RFM + logistic regression, as the baseline fits it
+BGNBD_FORECAST = "bgnbd_p_quiet"  # the "quarters" blend's fourth member, taken as it is
 
 
 def blends(model_cfg: ModelConfig, columns: list[str]) -> bool:
@@ -167,11 +237,15 @@ def blends(model_cfg: ModelConfig, columns: list[str]) -> bool:
     )
 
 
-def _scaled(suffix: str) -> Pipeline:
-    """Log, standardise and rename (``name + suffix``): one member's own copy of columns."""
-    return Pipeline(
-        [("log", SignedLog1p()), ("scale", StandardScaler()), ("tag", Suffixed(suffix))]
-    )
+def _scaled(suffix: str, clip: bool) -> Pipeline:
+    """[Clip,] log, standardise and rename (``name + suffix``): one member's own copy of
+    columns."""
+    steps = _clipped(clip, [("log", SignedLog1p()), ("scale", StandardScaler())])
+    return Pipeline([*steps, ("tag", Suffixed(suffix))])
+
+
+def _clipped(clip: bool, steps: list) -> list:
+    return [("clip", ClipToTraining()), *steps] if clip else steps
 
 
 def rfm_pipeline() -> Pipeline:
@@ -264,6 +338,8 @@ def build_pipeline(
     if kind in ("none", "hybrid"):
         if model_cfg.classifier in LINEAR or kind == "hybrid":
             steps = [("log", SignedLog1p()), ("scale", StandardScaler())]
+            if model_cfg.classifier in LINEAR and model_cfg.clip_to_training:
+                steps = _clipped(True, steps)
             if model_cfg.classifier in LINEAR and model_cfg.spline_knots:
                 # GAM-style: risk may rise non-linearly (e.g. with recency); still additive
                 steps.append(
@@ -276,14 +352,23 @@ def build_pipeline(
     clf = make_classifier(model_cfg)
     if kind == "none" and blends(model_cfg, list(agg_columns)):  # aggregates only (measured)
         # trailing blocks, read by BlendedLogistic: [linear copy of the aggregates,] RFM copy
-        tail, Cs = [], [model_cfg.C]
-        if model_cfg.blend == "thirds":
-            parts.append(("lin", _scaled("_lin"), list(agg_columns)))
+        clip = model_cfg.clip_to_training
+        tail: list[int] = []
+        Cs: list[float | None] = [model_cfg.C]
+        if model_cfg.blend in ("thirds", "quarters"):
+            parts.append(("lin", _scaled("_lin", clip), list(agg_columns)))
             tail.append(len(agg_columns))
             Cs.append(LINEAR_MEMBER_C)
-        parts.append(("rfm", _scaled("_rfm"), list(RFM_COLUMNS)))
+        parts.append(("rfm", _scaled("_rfm", clip), list(RFM_COLUMNS)))
         tail.append(len(RFM_COLUMNS))
         Cs.append(RFM_MEMBER_C)
+        if model_cfg.blend == "quarters" and BGNBD_FORECAST in agg_columns:
+            # BG/NBD's probability of no activity in the horizon, fitted at the cutoff itself
+            # and not learned from the training labels: it extrapolates in time when the
+            # training cutoffs saw much less history than the forecast (docs/quality.md)
+            parts.append(("odds", LogOdds(), [BGNBD_FORECAST]))
+            tail.append(1)
+            Cs.append(None)
         clf = BlendedLogistic(tuple(tail), tuple(Cs), model_cfg.class_weight)
     prep = ColumnTransformer(parts, remainder="drop", verbose_feature_names_out=False)
     return Pipeline([("prep", prep), ("clf", clf)])
@@ -325,6 +410,10 @@ def raw_scores(pipeline: Pipeline, X: pd.DataFrame) -> np.ndarray:
     return np.log(p / (1 - p))
 
 
+logger = logging.getLogger(__name__)
+_FLAT_SLOPE = 1e-6  # a calibration slope that keeps the order of the scores and little else
+
+
 @dataclass(frozen=True)
 class Calibrator:
     """Maps raw scores to probabilities: Platt (sigmoid), isotonic, or plain logistic."""
@@ -347,7 +436,18 @@ class Calibrator:
             )
         if method == "sigmoid":
             lr = LogisticRegression(C=1e6, max_iter=1000).fit(scores.reshape(-1, 1), y)
-            return cls("sigmoid", a=float(lr.coef_[0, 0]), b=float(lr.intercept_[0]))
+            a, b = float(lr.coef_[0, 0]), float(lr.intercept_[0])
+            if a <= 0:  # out of fold, higher scores churned less: calibration must not
+                # reverse the model's ranking; keep it with the base rate as probability
+                rate = float(np.clip(np.mean(y), 1e-6, 1 - 1e-6))
+                a, b = _FLAT_SLOPE, float(np.log(rate / (1 - rate)) - _FLAT_SLOPE * scores.mean())
+                logger.warning(
+                    "the out-of-fold scores do not rank churners above the others (Platt "
+                    "slope <= 0): probabilities are the base rate %.3f, the ranking is the "
+                    "model's",
+                    rate,
+                )
+            return cls("sigmoid", a=a, b=b)
         return cls("none")
 
     def __call__(self, scores: np.ndarray) -> np.ndarray:

@@ -1,5 +1,5 @@
-"""The default blend (spline, linear and RFM logistic regressions) and the run's comparison
-with RFM + logistic regression."""
+"""The default blend (spline, linear and RFM logistic regressions and BG/NBD's own forecast)
+and the run's comparison with RFM + logistic regression."""
 
 from __future__ import annotations
 
@@ -15,7 +15,13 @@ from churn_core.crossval import baseline_verdict, compare_with_baseline
 from churn_core.datasets import synthetic_log
 from churn_core.features import pick_event_types
 from churn_core.labels import training_cutoffs
-from churn_core.model import RFM_COLUMNS, BlendedLogistic, build_pipeline, rfm_pipeline
+from churn_core.model import (
+    BGNBD_FORECAST,
+    RFM_COLUMNS,
+    BlendedLogistic,
+    build_pipeline,
+    rfm_pipeline,
+)
 from churn_core.table import training_table
 
 
@@ -30,11 +36,11 @@ def table():
     )
 
 
-def test_blend_is_one_linear_score_whose_last_member_is_the_baseline(table):
+def test_blend_is_one_linear_score_with_the_baseline_and_bgnbd_among_its_members(table):
     cfg = ChurnConfig().model
     pipe = build_pipeline(cfg, table.feature_names).fit(table.X, table.y)
     clf = pipe.named_steps["clf"]
-    assert isinstance(clf, BlendedLogistic) and len(clf.members_) == 3
+    assert isinstance(clf, BlendedLogistic) and len(clf.members_) == 4
     Z = pipe[:-1].transform(table.X)
     members = clf.member_scores(Z)
     # the blend is the plain average of its members' log-odds, and linear in the inputs
@@ -42,19 +48,30 @@ def test_blend_is_one_linear_score_whose_last_member_is_the_baseline(table):
     # its RFM member is RFM + logistic regression as the baseline fits it: the same
     # objective, solved by Newton steps instead of L-BFGS (equal up to the solvers' tolerance)
     rfm = rfm_pipeline().fit(table.X, table.y).decision_function(table.X)
-    np.testing.assert_allclose(members[:, -1], rfm, atol=0.05)
-    assert np.corrcoef(members[:, -1], rfm)[0, 1] > 0.9999
+    np.testing.assert_allclose(members[:, -2], rfm, atol=0.05)
+    assert np.corrcoef(members[:, -2], rfm)[0, 1] > 0.9999
+    # the last member learns nothing from the labels: BG/NBD's own log-odds of a quiet horizon
+    p = table.X[BGNBD_FORECAST].to_numpy()
+    np.testing.assert_allclose(members[:, -1], np.log(p / (1 - p)), rtol=1e-9)
+    flipped = build_pipeline(cfg, table.feature_names).fit(table.X, 1 - table.y)
+    np.testing.assert_allclose(flipped.named_steps["clf"].member_scores(Z)[:, -1], members[:, -1])
     names = list(pipe[:-1].get_feature_names_out())
-    assert names[-len(RFM_COLUMNS) :] == [f"{c}_rfm" for c in RFM_COLUMNS]
+    assert names[-len(RFM_COLUMNS) - 1 : -1] == [f"{c}_rfm" for c in RFM_COLUMNS]
+    assert names[-1] == f"{BGNBD_FORECAST}_odds"
     assert sum(n.endswith("_lin") for n in names) == len(table.feature_names)
 
 
-def test_blend_none_and_rfm_are_the_smaller_models(table):
+def test_blend_none_rfm_and_thirds_are_the_smaller_models(table):
     cfg = ChurnConfig().model
     plain = build_pipeline(replace(cfg, blend="none"), table.feature_names)
     assert type(plain.named_steps["clf"]) is LogisticRegression
     half = build_pipeline(replace(cfg, blend="rfm"), table.feature_names).fit(table.X, table.y)
     assert len(half.named_steps["clf"].members_) == 2
+    thirds = build_pipeline(replace(cfg, blend="thirds"), table.feature_names)
+    assert len(thirds.fit(table.X, table.y).named_steps["clf"].members_) == 3
+    without_bgnbd = [c for c in table.feature_names if c != BGNBD_FORECAST]
+    fallback = build_pipeline(cfg, without_bgnbd).fit(table.X[without_bgnbd], table.y)
+    assert len(fallback.named_steps["clf"].members_) == 3  # no BG/NBD column: the thirds
     with pytest.raises(ValueError, match="blend must be one of"):
         replace(cfg, blend="average")
 

@@ -78,6 +78,21 @@ def test_calibrator_fixes_a_miscalibrated_score(method):
     assert abs(cal(raw).mean() - y.mean()) < 0.01
 
 
+def test_sigmoid_calibration_never_reverses_the_ranking():
+    """Out-of-fold scores that rank churners *below* the others (a model fitted on noise)
+    must not be turned upside down by a negative Platt slope: the ranking stays the model's
+    and the probability is the base rate."""
+    rng = np.random.default_rng(1)
+    y = (rng.random(5000) < 0.3).astype(int)
+    raw = -1.5 * y + rng.normal(0, 1, 5000)  # anti-correlated
+    cal = Calibrator.fit(raw, y, "sigmoid")
+    p = cal(raw)
+    assert np.all(np.diff(p[np.argsort(raw)]) >= 0)  # monotone increasing in the raw score
+    assert abs(p.mean() - y.mean()) < 0.01 and p.std() < 0.01
+    honest = Calibrator.fit(-raw, y, "sigmoid")  # the same scores, the right way round
+    assert honest.a > 0.5
+
+
 def test_metrics_against_hand_computed_values():
     y = np.array([1, 1, 0, 0, 1, 0, 0, 0, 0, 0])
     p = np.array([0.9, 0.8, 0.7, 0.1, 0.6, 0.2, 0.3, 0.1, 0.2, 0.1])
