@@ -16,7 +16,8 @@ from typing import Any
 CLASSIFIERS = ("logreg", "svm", "hgb", "rf")
 ENCODERS = ("none", "transformer", "hybrid", "text")
 CALIBRATIONS = ("sigmoid", "isotonic", "none")
-# thirds: spline logreg, linear logreg and RFM + logreg; rfm: spline logreg and RFM + logreg
+# quarters: thirds + BG/NBD's own forecast (not fitted); thirds: spline logreg, linear logreg and
+# RFM + logreg; rfm: spline logreg and RFM + logreg (docs/quality.md)
 BLENDS = ("quarters", "thirds", "rfm", "none")
 THRESHOLD_RULES = ("max_f1", "top_k", "probability")
 TIER_BASES = ("relative", "probability")
