@@ -26,6 +26,8 @@ from churn_core.config import EncoderConfig, ModelConfig
 from churn_core.errors import ConfigError
 from churn_core.table import SEQUENCE_COLUMN, Progress
 
+logger = logging.getLogger(__name__)
+
 LINEAR = ("logreg", "svm")
 # recency, frequency, monetary and their simplest companions: the referee-style baseline
 RFM_COLUMNS = [
@@ -70,9 +72,11 @@ class ClipToTraining(BaseEstimator, TransformerMixin):
     def fit(self, X, y=None):  # noqa: D102 - sklearn contract
         X = np.asarray(X, dtype=np.float64)
         self.n_features_in_ = X.shape[1]
-        with warnings.catch_warnings():  # an all-NaN column keeps NaN bounds: no clipping
+        with warnings.catch_warnings():  # an all-NaN column: no bounds, no clipping
             warnings.simplefilter("ignore", RuntimeWarning)
-            self.low_, self.high_ = np.nanmin(X, axis=0), np.nanmax(X, axis=0)
+            low, high = np.nanmin(X, axis=0), np.nanmax(X, axis=0)
+        self.low_ = np.where(np.isnan(low), -np.inf, low)
+        self.high_ = np.where(np.isnan(high), np.inf, high)
         return self
 
     def transform(self, X):  # noqa: D102
@@ -240,12 +244,8 @@ def blends(model_cfg: ModelConfig, columns: list[str]) -> bool:
 def _scaled(suffix: str, clip: bool) -> Pipeline:
     """[Clip,] log, standardise and rename (``name + suffix``): one member's own copy of
     columns."""
-    steps = _clipped(clip, [("log", SignedLog1p()), ("scale", StandardScaler())])
-    return Pipeline([*steps, ("tag", Suffixed(suffix))])
-
-
-def _clipped(clip: bool, steps: list) -> list:
-    return [("clip", ClipToTraining()), *steps] if clip else steps
+    steps = [("log", SignedLog1p()), ("scale", StandardScaler()), ("tag", Suffixed(suffix))]
+    return Pipeline([("clip", ClipToTraining()), *steps] if clip else steps)
 
 
 def rfm_pipeline() -> Pipeline:
@@ -337,9 +337,9 @@ def build_pipeline(
         parts.append(("seq", make_encoder(encoder_cfg), [SEQUENCE_COLUMN]))
     if kind in ("none", "hybrid"):
         if model_cfg.classifier in LINEAR or kind == "hybrid":
-            steps = [("log", SignedLog1p()), ("scale", StandardScaler())]
+            steps: list = [("log", SignedLog1p()), ("scale", StandardScaler())]
             if model_cfg.classifier in LINEAR and model_cfg.clip_to_training:
-                steps = _clipped(True, steps)
+                steps.insert(0, ("clip", ClipToTraining()))
             if model_cfg.classifier in LINEAR and model_cfg.spline_knots:
                 # GAM-style: risk may rise non-linearly (e.g. with recency); still additive
                 steps.append(
@@ -352,6 +352,7 @@ def build_pipeline(
     clf = make_classifier(model_cfg)
     if kind == "none" and blends(model_cfg, list(agg_columns)):  # aggregates only (measured)
         # trailing blocks, read by BlendedLogistic: [linear copy of the aggregates,] RFM copy
+        # [, BG/NBD's log-odds]
         clip = model_cfg.clip_to_training
         tail: list[int] = []
         Cs: list[float | None] = [model_cfg.C]
@@ -410,7 +411,6 @@ def raw_scores(pipeline: Pipeline, X: pd.DataFrame) -> np.ndarray:
     return np.log(p / (1 - p))
 
 
-logger = logging.getLogger(__name__)
 _FLAT_SLOPE = 1e-6  # a calibration slope that keeps the order of the scores and little else
 
 

@@ -1,5 +1,7 @@
 """Pipeline, calibration, validation and search on small synthetic data with a known signal."""
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -11,7 +13,7 @@ from churn_core.crossval import backtest, cross_validate, search
 from churn_core.errors import EventDataError
 from churn_core.labels import label_summary
 from churn_core.metrics import auc_difference, max_f1_threshold, score_metrics, top_decile_lift
-from churn_core.model import Calibrator, build_pipeline
+from churn_core.model import Calibrator, ClipToTraining, build_pipeline
 from churn_core.pipeline import check_trainable, train
 from churn_core.table import FeatureTable
 from tests.core.test_leakage import _base_log
@@ -91,6 +93,24 @@ def test_sigmoid_calibration_never_reverses_the_ranking():
     assert abs(p.mean() - y.mean()) < 0.01 and p.std() < 0.01
     honest = Calibrator.fit(-raw, y, "sigmoid")  # the same scores, the right way round
     assert honest.a > 0.5
+
+
+def test_linear_members_do_not_extrapolate_beyond_the_training_range():
+    """A user scored with twice the largest training spend gets the score of the largest
+    (``ClipToTraining``); without clipping the learned slope carries on."""
+    table = _table()
+    cfg = ModelConfig(spline_knots=0)  # a plain linear model: the spline basis is flat anyway
+    top = table.X.loc[[table.X["monetary"].idxmax()]]
+    far = top.assign(monetary=top["monetary"] * 2)
+    clipped = build_pipeline(cfg, table.feature_names).fit(table.X, table.y)
+    assert clipped.decision_function(far)[0] == pytest.approx(clipped.decision_function(top)[0])
+    free = build_pipeline(replace(cfg, clip_to_training=False), table.feature_names)
+    free.fit(table.X, table.y)
+    assert free.decision_function(far)[0] < free.decision_function(top)[0] - 0.1
+    clip = ClipToTraining().fit(np.array([[1.0, np.nan], [3.0, np.nan]]))
+    np.testing.assert_array_equal(
+        clip.transform(np.array([[0.0, 5.0], [9.0, np.nan]])), [[1.0, 5.0], [3.0, np.nan]]
+    )
 
 
 def test_metrics_against_hand_computed_values():
