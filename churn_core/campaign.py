@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -38,7 +39,7 @@ from churn_core.actions import RULE_COLUMNS, assign_actions, rules_frame, rules_
 from churn_core.config import CampaignConfig, ChurnConfig
 from churn_core.control_group import CONTROL, TREAT, assign_control, control_blocks
 from churn_core.errors import EventDataError
-from churn_core.export import export_bytes, write_export
+from churn_core.export import export_bytes, write_export, write_export_chunks
 from churn_core.reasons import N_REASONS, REASON_COLUMNS, reason_factors
 from churn_core.recommend import recommend_items
 
@@ -64,6 +65,7 @@ LIST_COLUMNS = (
 N_ITEMS = 5
 DEFAULT_VALUE = 100.0  # value of a saved churner when the log has no amounts (issue 9)
 ITEM_COLUMNS = tuple(f"recommended_item_{i + 1}" for i in range(N_ITEMS))
+WRITE_CHUNK_ROWS = 50_000  # rows of the list per piece of CSV text (CampaignPlan.write)
 
 
 __all__ = [
@@ -200,9 +202,14 @@ class CampaignPlan:
         """CSV or XLSX bytes of the list with the metadata (the app's downloads)."""
         return export_bytes(self.users, fmt, self.metadata, raw)
 
-    def write(self, path, raw: bool = False):
-        """Write the list to ``path`` (.csv or .xlsx) through the export writer."""
-        return write_export(self.users, path, self.metadata, raw)
+    def write(self, path, raw: bool = False, chunk_rows: int = WRITE_CHUNK_ROWS):
+        """Write the list to ``path`` (.csv or .xlsx) through the export writer; a CSV
+        ``chunk_rows`` rows at a time, so no whole text copy of a long list is held."""
+        if Path(path).suffix.lower() == ".xlsx":
+            return write_export(self.users, path, self.metadata, raw)
+        n = len(self.users)
+        chunks = (self.users.iloc[i : i + chunk_rows] for i in range(0, max(n, 1), chunk_rows))
+        return write_export_chunks(chunks, path, self.metadata, raw)
 
 
 def plan_campaign(

@@ -239,3 +239,31 @@ def test_recommended_item_columns_only_with_items():
         [("a", "2024-01-01", "purchase", 1.0), ("b", "2024-01-02", "purchase", 2.0)]
     )
     assert recommended_items(no_items, pd.Timestamp("2024-02-01"), ["a"]) is None
+
+
+@pytest.mark.parametrize("raw", [False, True])
+def test_the_list_written_in_chunks_is_the_file_written_whole(tmp_path, raw):
+    """``CampaignPlan.write`` writes a CSV a few rows at a time: the same bytes as the list
+    in one piece (BOM, metadata and header once; escaping, empty cells and numbers per row)."""
+    sc = _random_scores(40, 5)
+    ids = list(sc["user_id"])
+    expl = _explanation({"recency_days": np.linspace(-1, 1, 40)}, ids)
+    expl.reasons["reason_2"] = [f"=SUM({i}) — {i / 7}× gap" for i in range(40)]
+    expl.reasons.loc[ids[::3], "reason_1"] = "-5 days (raises risk)"
+    recs = pd.DataFrame({c: [f"+i{j}{u}" for u in ids] for j, c in enumerate(ITEM_COLUMNS)})
+    recs.index = ids
+    plan = plan_campaign(
+        sc, CampaignConfig(size=30), explanation=expl, recommendations=recs, metadata={"m": "1"}
+    )
+    first = plan.users["user_id"].iloc[:4]
+    recs.loc[first, "recommended_item_5"] = None  # one whole chunk without a fifth item
+    plan = plan_campaign(
+        sc, CampaignConfig(size=30), explanation=expl, recommendations=recs, metadata={"m": "1"}
+    )
+    whole = plan.to_bytes("csv", raw=raw)
+    assert whole.count(b"recommended_item_5") == 1 and (b"'=SUM" in whole) != raw
+    for rows in (4, 7, 30, 1000):
+        path = plan.write(tmp_path / f"list_{rows}.csv", raw=raw, chunk_rows=rows)
+        assert path.read_bytes() == whole, rows
+    empty = plan.at_size(0)
+    assert empty.write(tmp_path / "empty.csv", chunk_rows=4).read_bytes() == empty.to_bytes("csv")
