@@ -8,6 +8,7 @@ from scipy.stats import chi2_contingency
 
 from churn_core.campaign import (
     ITEM_COLUMNS,
+    ListReasons,
     assign_control,
     plan_campaign,
     recommended_items,
@@ -267,3 +268,30 @@ def test_the_list_written_in_chunks_is_the_file_written_whole(tmp_path, raw):
         assert path.read_bytes() == whole, rows
     empty = plan.at_size(0)
     assert empty.write(tmp_path / "empty.csv", chunk_rows=4).read_bytes() == empty.to_bytes("csv")
+
+
+def test_list_reasons_explained_in_chunks_are_compact_and_give_the_same_list():
+    """Chunks of a list explained apart (``engine.campaign``) hold their texts as
+    ``category`` columns whose categories differ per chunk; joined, they give the same
+    reasons, factors and actions as the list explained whole."""
+    sc = _random_scores(60, 2)
+    ids = list(sc["user_id"])
+    rng = np.random.default_rng(0)
+    values = {f: rng.normal(size=60) for f in ("recency_days", "cart_to_purchase", "n_view_30d")}
+    expl = _explanation(values, ids)
+    expl.reasons["reason_2"] = [f"gap {i % 7} days" for i in range(60)]
+    whole = ListReasons.of(expl)
+    chunks = []
+    for part in (slice(0, 25), slice(25, 26), slice(26, 60)):
+        v = expl.values.iloc[part]
+        chunks.append(ListReasons.of(Explanation(v, v.copy(), 0.0, "log-odds", expl.reasons[part])))
+    joined = ListReasons.concat(chunks)
+    assert chunks[0].reasons["reason_2"].cat.categories.size == 8  # 7 texts and ""
+    for got, want in ((joined.reasons, expl.reasons), (joined.factors, whole.factors)):
+        assert (got.dtypes == "category").all()
+        pd.testing.assert_frame_equal(got.astype(str), want.astype(str))
+    cfg = CampaignConfig(size=50, control_share=0)
+    a = plan_campaign(sc, cfg, explanation=joined).users
+    b = plan_campaign(sc, cfg, explanation=expl).users
+    pd.testing.assert_frame_equal(a, b)
+    assert a["action"].nunique() > 1 and (a["reason_1"] != "").all()
