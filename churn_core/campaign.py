@@ -30,15 +30,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from pandas.api.types import union_categoricals
 
 from churn_core.actions import RULE_COLUMNS, assign_actions, rules_frame, rules_from_frame
 from churn_core.config import CampaignConfig, ChurnConfig
 from churn_core.control_group import CONTROL, TREAT, assign_control, control_blocks
 from churn_core.errors import EventDataError
-from churn_core.export import export_bytes, write_export
+from churn_core.export import export_bytes, write_export, write_export_chunks
 from churn_core.reasons import N_REASONS, REASON_COLUMNS, reason_factors
 from churn_core.recommend import recommend_items
 
@@ -64,6 +66,7 @@ LIST_COLUMNS = (
 N_ITEMS = 5
 DEFAULT_VALUE = 100.0  # value of a saved churner when the log has no amounts (issue 9)
 ITEM_COLUMNS = tuple(f"recommended_item_{i + 1}" for i in range(N_ITEMS))
+WRITE_CHUNK_ROWS = 50_000  # rows of the list per piece of CSV text (CampaignPlan.write)
 
 
 __all__ = [
@@ -108,7 +111,9 @@ class ListReasons:
     behind them (what the action rules match) and every factor the model has.
 
     Much smaller than the :class:`~churn_core.explain.Explanation` it comes from (no SHAP
-    matrix), so a long list can be explained in chunks (``churn_core.engine.campaign``).
+    matrix, and texts as ``category`` columns: a long list repeats few distinct reasons and
+    factor names), so a long list can be explained in chunks (``churn_core.engine.campaign``).
+    Rows in any order (the list looks users up by id).
     """
 
     reasons: pd.DataFrame
@@ -119,8 +124,8 @@ class ListReasons:
     def of(cls, explanation) -> ListReasons:
         """The parts of an ``Explanation`` the list needs."""
         return cls(
-            explanation.reasons,
-            reason_factors(explanation.values, N_REASONS),
+            _categories(explanation.reasons),
+            _categories(reason_factors(explanation.values, N_REASONS)),
             tuple(str(c) for c in explanation.values.columns),
         )
 
@@ -128,10 +133,31 @@ class ListReasons:
     def concat(cls, parts: Sequence[ListReasons]) -> ListReasons:
         """Chunks of one list, in order."""
         return cls(
-            pd.concat([p.reasons for p in parts]),
-            pd.concat([p.factors for p in parts]),
+            _concat_categories([p.reasons for p in parts]),
+            _concat_categories([p.factors for p in parts]),
             parts[0].known if parts else (),
         )
+
+
+def _categories(frame: pd.DataFrame) -> pd.DataFrame:
+    """Every column as ``category``: its sorted distinct texts and ``""`` (the empty reason
+    of users an explanation does not cover)."""
+    out = {}
+    for c in frame.columns:
+        texts = pd.Index(frame[c].dropna().unique()).union([""])
+        out[c] = pd.Categorical(frame[c], categories=texts)
+    return pd.DataFrame(out, index=frame.index)
+
+
+def _concat_categories(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
+    """``pd.concat`` of frames of ``category`` columns that stays ``category`` (the union
+    of the categories) instead of falling back to text when the categories differ."""
+    index = frames[0].index.append([f.index for f in frames[1:]])
+    cols = {
+        c: union_categoricals([f[c] for f in frames], sort_categories=True)
+        for c in frames[0].columns
+    }
+    return pd.DataFrame(cols, index=index)
 
 
 @dataclass(frozen=True, eq=False)
@@ -200,9 +226,14 @@ class CampaignPlan:
         """CSV or XLSX bytes of the list with the metadata (the app's downloads)."""
         return export_bytes(self.users, fmt, self.metadata, raw)
 
-    def write(self, path, raw: bool = False):
-        """Write the list to ``path`` (.csv or .xlsx) through the export writer."""
-        return write_export(self.users, path, self.metadata, raw)
+    def write(self, path, raw: bool = False, chunk_rows: int = WRITE_CHUNK_ROWS):
+        """Write the list to ``path`` (.csv or .xlsx) through the export writer; a CSV
+        ``chunk_rows`` rows at a time, so no whole text copy of a long list is held."""
+        if Path(path).suffix.lower() == ".xlsx":
+            return write_export(self.users, path, self.metadata, raw)
+        n = len(self.users)
+        chunks = (self.users.iloc[i : i + chunk_rows] for i in range(0, max(n, 1), chunk_rows))
+        return write_export_chunks(chunks, path, self.metadata, raw)
 
 
 def plan_campaign(
@@ -250,8 +281,9 @@ def plan_campaign(
     if explanation is not None:
         parts = explanation if isinstance(explanation, ListReasons) else ListReasons.of(explanation)
         reasons, factors, known = parts.reasons, parts.factors, parts.known
-    if recommendations is not None:
+    if recommendations is not None:  # few distinct items: category columns
         recommendations = recommendations.set_axis(recommendations.index.astype(str))
+        recommendations = recommendations.astype("category")
     inputs = _Inputs(
         ranked,
         cfg,
@@ -344,8 +376,8 @@ def _list(inputs: _Inputs, cfg: CampaignConfig, top: pd.DataFrame) -> pd.DataFra
         if inputs.reasons is not None
         else pd.DataFrame(index=ids, columns=list(REASON_COLUMNS))
     )
-    for c in REASON_COLUMNS:
-        out[c] = reasons[c].fillna("").to_numpy() if c in reasons else ""
+    for c in REASON_COLUMNS:  # category columns from ListReasons stay category
+        out[c] = reasons[c].fillna("").array if c in reasons else ""
     if inputs.recommendations is not None:
         recs = inputs.recommendations.reindex(ids)
         for c in ITEM_COLUMNS:

@@ -14,8 +14,11 @@ the listed users only. Here the same plan comes from three bounded passes over a
    log (one SQL ``GROUP BY``), then, chunk by chunk of the list, those users' item events (an
    SQL join) through the same recommender as in memory (``ItemRecommender.recommend_from``).
 
-Memory: every user's score (one narrow row), the listed users' reasons and the list itself,
-and one batch of users at a time (``engine.batch_users``) for SHAP and recommendations.
+Memory: every user's score (one narrow row), the listed users' reasons and items as
+``category`` columns (few distinct texts: ``campaign.ListReasons``), the list itself, and one
+batch of users at a time (``engine.batch_users``) for SHAP and recommendations; the CLI
+writes the list in chunks of rows (``CampaignPlan.write``). At 50M events (1.9M listed
+users): docs/sections/campaign-mem.md.
 
 The plan equals the in-memory one, whatever the batch size: ``tests/core/test_engine_campaign.py``.
 """
@@ -69,8 +72,7 @@ def build_source_campaign(
         say("scoring every user in batches", 0.2)
         scores, _ = score_users(model, hist, as_of, config)
     meta = campaign_metadata(config, as_of, metadata)
-    draft = plan_campaign(scores, config.campaign, metadata=meta)
-    listed = pd.Index(draft.users["user_id"].astype(str))
+    listed = pd.Index(plan_campaign(scores, config.campaign, metadata=meta).users["user_id"])
     explanation = recs = None
     if len(listed):
         say(f"explaining the {len(listed):,} listed users (reasons, actions)", 0.5)
@@ -92,7 +94,7 @@ def explain_listed(
 
     The SHAP background is ``sample_background`` of the whole table, as in memory
     (``scoring.explained_batches``). Only reasons and factors are kept (no SHAP matrix, no
-    feature rows).
+    feature rows); texts as ``category`` columns (``ListReasons``).
     """
     parts = []
     for users, X, background in explained_batches(model, source, as_of, config):
@@ -111,7 +113,7 @@ def explain_listed(
                 "from the same event log."
             ]
         )
-    return ListReasons(found.reasons.loc[listed], found.factors.loc[listed], found.known)
+    return found
 
 
 def recommend_listed(

@@ -8,6 +8,7 @@ from scipy.stats import chi2_contingency
 
 from churn_core.campaign import (
     ITEM_COLUMNS,
+    ListReasons,
     assign_control,
     plan_campaign,
     recommended_items,
@@ -239,3 +240,58 @@ def test_recommended_item_columns_only_with_items():
         [("a", "2024-01-01", "purchase", 1.0), ("b", "2024-01-02", "purchase", 2.0)]
     )
     assert recommended_items(no_items, pd.Timestamp("2024-02-01"), ["a"]) is None
+
+
+@pytest.mark.parametrize("raw", [False, True])
+def test_the_list_written_in_chunks_is_the_file_written_whole(tmp_path, raw):
+    """``CampaignPlan.write`` writes a CSV a few rows at a time: the same bytes as the list
+    in one piece (BOM, metadata and header once; escaping, empty cells and numbers per row)."""
+    sc = _random_scores(40, 5)
+    ids = list(sc["user_id"])
+    expl = _explanation({"recency_days": np.linspace(-1, 1, 40)}, ids)
+    expl.reasons["reason_2"] = [f"=SUM({i}) — {i / 7}× gap" for i in range(40)]
+    expl.reasons.loc[ids[::3], "reason_1"] = "-5 days (raises risk)"
+    recs = pd.DataFrame({c: [f"+i{j}{u}" for u in ids] for j, c in enumerate(ITEM_COLUMNS)})
+    recs.index = ids
+    plan = plan_campaign(
+        sc, CampaignConfig(size=30), explanation=expl, recommendations=recs, metadata={"m": "1"}
+    )
+    first = plan.users["user_id"].iloc[:4]
+    recs.loc[first, "recommended_item_5"] = None  # one whole chunk without a fifth item
+    plan = plan_campaign(
+        sc, CampaignConfig(size=30), explanation=expl, recommendations=recs, metadata={"m": "1"}
+    )
+    whole = plan.to_bytes("csv", raw=raw)
+    assert whole.count(b"recommended_item_5") == 1 and (b"'=SUM" in whole) != raw
+    for rows in (4, 7, 30, 1000):
+        path = plan.write(tmp_path / f"list_{rows}.csv", raw=raw, chunk_rows=rows)
+        assert path.read_bytes() == whole, rows
+    empty = plan.at_size(0)
+    assert empty.write(tmp_path / "empty.csv", chunk_rows=4).read_bytes() == empty.to_bytes("csv")
+
+
+def test_list_reasons_explained_in_chunks_are_compact_and_give_the_same_list():
+    """Chunks of a list explained apart (``engine.campaign``) hold their texts as
+    ``category`` columns whose categories differ per chunk; joined, they give the same
+    reasons, factors and actions as the list explained whole."""
+    sc = _random_scores(60, 2)
+    ids = list(sc["user_id"])
+    rng = np.random.default_rng(0)
+    values = {f: rng.normal(size=60) for f in ("recency_days", "cart_to_purchase", "n_view_30d")}
+    expl = _explanation(values, ids)
+    expl.reasons["reason_2"] = [f"gap {i % 7} days" for i in range(60)]
+    whole = ListReasons.of(expl)
+    chunks = []
+    for part in (slice(0, 25), slice(25, 26), slice(26, 60)):
+        v = expl.values.iloc[part]
+        chunks.append(ListReasons.of(Explanation(v, v.copy(), 0.0, "log-odds", expl.reasons[part])))
+    joined = ListReasons.concat(chunks)
+    assert chunks[0].reasons["reason_2"].cat.categories.size == 8  # 7 texts and ""
+    for got, want in ((joined.reasons, expl.reasons), (joined.factors, whole.factors)):
+        assert (got.dtypes == "category").all()
+        pd.testing.assert_frame_equal(got.astype(str), want.astype(str))
+    cfg = CampaignConfig(size=50, control_share=0)
+    a = plan_campaign(sc, cfg, explanation=joined).users
+    b = plan_campaign(sc, cfg, explanation=expl).users
+    pd.testing.assert_frame_equal(a, b)
+    assert a["action"].nunique() > 1 and (a["reason_1"] != "").all()
