@@ -65,6 +65,7 @@ SYNTH_USERS = 2000
 TABLE_MODULES = (
     *("features.py", "table.py", "labels.py", "bgnbd.py", "events.py", "ingest.py"),
     *("engine/sql.py", "engine/derive.py", "engine/source.py", "engine/duck.py"),
+    "purchase_logs.py",  # the generated logs: a change there must regenerate them
 )  # the feature definitions live in engine/: a change there must rebuild the tables
 
 
@@ -363,7 +364,7 @@ def all_forecasts(quick: bool) -> list[Forecast]:
         for days, h in ((240, 30), (480, 60)) if seed < 2 else ((300, 30),):
             t = pd.Timestamp("2024-01-01") + pd.Timedelta(days=days - h)
             out.append(Forecast(f"synth-{seed}-{days}", t, h))
-    for shape in ("cohort", "open"):  # buy-till-you-die purchase logs (churn_core/purchase_logs.py)
+    for shape in ("cohort", "open", "replenish"):  # buy till you die (churn_core/purchase_logs.py)
         for seed in (0, 1):
             out += [Forecast(f"bgnbd-{shape}-{seed}", t, h) for t, h in purchase_forecasts(shape)]
     if quick:
@@ -396,7 +397,8 @@ def load_log(name: str) -> EventLog:
             _LOGS[name] = load_events(_minimal_retail(), name="retailmin.csv")
         elif name.startswith("bgnbd-"):
             _, shape, seed = name.split("-")
-            path = Path(tempfile.gettempdir()) / "churn_quality_sweep" / f"{name}.csv"
+            code = _hash(_sources(("purchase_logs.py",)))
+            path = Path(tempfile.gettempdir()) / "churn_quality_sweep" / f"{name}-{code}.csv"
             if not path.exists():
                 path.parent.mkdir(parents=True, exist_ok=True)
                 purchase_log(shape, int(seed)).to_csv(path.with_suffix(".tmp"), index=False)

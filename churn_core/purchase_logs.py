@@ -7,7 +7,7 @@ judged on are other shops' order lines in the referee's canonical columns
 "buy till you die" process instead (Fader, Hardie & Lee 2005, BG/NBD): each customer buys at
 their own Poisson rate ``λ ~ Gamma(r, α)`` per week and, after every purchase, leaves for good
 with their own probability ``p ~ Beta(a, b)``; an order is one to several lines at the same
-timestamp, spend per order varies around the customer's own mean. Two shop shapes:
+timestamp, spend per order varies around the customer's own mean. Three shop shapes:
 
 ``cohort``
     every customer joins in the first 12 weeks and the log runs 78 weeks, day resolution
@@ -17,6 +17,10 @@ timestamp, spend per order varies around the customer's own mean. Two shop shape
     a grocery-like shop observed for 17 weeks: customers join at a steady rate, many of them
     before the log starts (their earlier purchases are not in it: left-censored histories),
     frequent small baskets of several lines, timestamps to the minute.
+``replenish``
+    a replenishment shop (pet food, lenses) observed for 26 weeks: the same process, but each
+    customer's gaps between orders are regular (Gamma with shape 6 around their own mean of
+    about four weeks) instead of memoryless, so a customer past their usual gap is overdue.
 
 Pure BG/NBD makes recency, frequency and tenure sufficient statistics, so RFM + logistic
 regression is close to the best possible model here: these logs test "never below the
@@ -48,11 +52,13 @@ class Shop:
     lines: float  # mean extra lines per order (Poisson)
     spend: float  # median order value
     day_resolution: bool
+    regularity: float = 1.0  # Gamma shape of the gaps between orders (1: memoryless, Poisson)
 
 
 SHOPS = {
     "cohort": Shop(23_570, 78, 0.243, 4.414, 0.793, 2.426, 0, 12, 0.0, 30.0, True),
     "open": Shop(40_000, 17, 1.5, 3.0, 0.9, 9.0, -52, 17, 4.0, 25.0, False),
+    "replenish": Shop(30_000, 26, 6.0, 24.0, 1.0, 10.0, -26, 26, 1.0, 40.0, True, 6.0),
 }
 
 
@@ -75,7 +81,8 @@ def purchase_log(shape: str, seed: int, users: int | None = None) -> pd.DataFram
             weeks.append(t)
             if rng.random() < p[i]:
                 break
-            t += rng.exponential(1.0 / lam[i]) if lam[i] > 0 else np.inf
+            k = shop.regularity  # a gap of mean 1 / λ; k = 1 is the exponential
+            t += rng.gamma(k, 1.0 / (k * lam[i])) if lam[i] > 0 else np.inf
     users_a, weeks_a = np.asarray(buyer), np.asarray(weeks)
     keep = weeks_a >= 0  # the log starts at week 0: earlier purchases are not in it
     users_a, weeks_a = users_a[keep], weeks_a[keep]
@@ -100,4 +107,6 @@ def forecasts(shape: str) -> list[tuple[pd.Timestamp, int]]:
     logs, and a complete label window inside the log."""
     if shape == "cohort":
         return [(START + pd.Timedelta(weeks=w), h) for w in (13, 26, 39) for h in (30, 90)]
-    return [(START + pd.Timedelta(weeks=w), h) for w, h in ((9, 30), (9, 56), (13, 30))]
+    if shape == "replenish":
+        return [(START + pd.Timedelta(weeks=w), h) for w, h in ((9, 30), (13, 60), (20, 30))]
+    return [(START + pd.Timedelta(weeks=w), h) for w, h in ((9, 30), (9, 56), (13, 28))]
