@@ -38,6 +38,8 @@ def show_results(run) -> None:
         st.caption(note)
     comparison = run.baseline_comparison()
     st.markdown(f"**Against the simple baseline.** {run.baseline_verdict()}")
+    if run.history_note():
+        st.warning(run.history_note())
     if comparison is not None:
         fmt = {"model": "{:.3f}", "baseline": "{:.3f}", "difference": "{:+.3f}", "se": "{:.3f}"}
         st.dataframe(comparison.style.format(fmt))

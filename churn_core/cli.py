@@ -476,6 +476,8 @@ def cmd_train(args, say) -> int:
         print("\nout-of-time vs RFM + logistic regression (same training rows):")
         print(comparison.round(4).to_string())
     print(run.baseline_verdict())
+    if run.history_note():
+        print(f"\nnote: {run.history_note()}")
     if run.search_results is not None:
         print("\nhyperparameter search (best first):")
         print(run.search_results.round(4).to_string(index=False))

@@ -30,6 +30,7 @@ from churn_core.table import FeatureTable, Progress, scoring_table, training_tab
 from churn_core.targets import TargetList, describe_user, flag, score_frame, tier_legend
 
 log = logging.getLogger(__name__)
+SHORT_HISTORY = 0.25  # history_note: training history under this share of the forecast's
 
 
 @dataclass(frozen=True, eq=False)
@@ -50,6 +51,8 @@ class ChurnRun:
     search_results: pd.DataFrame | None = None
     timings: dict[str, float] = field(default_factory=dict)
     has_amount: bool = False
+    # days of log history before the newest training cutoff and before ``as_of``
+    history_days: tuple[float, float] | None = None
 
     def metadata(self) -> dict[str, str]:
         m, enc = self.config.model, self.config.encoder.kind
@@ -68,6 +71,31 @@ class ChurnRun:
     def baseline_verdict(self) -> str:
         """``baseline_comparison`` in one plain sentence (CLI and app)."""
         return baseline_verdict(self.baseline_comparison())
+
+    def history_note(self) -> str | None:
+        """A warning when the training rows saw far less log history than the forecast
+        (under a quarter of it), None otherwise (CLI and app)."""
+        if self.history_days is None:
+            return None
+        trained, forecast = self.history_days
+        if forecast <= 0 or trained >= SHORT_HISTORY * forecast:
+            return None
+        m = self.config.model
+        quarters = m.classifier == "logreg" and m.blend == "quarters" and m.clip_to_training
+        if quarters and self.config.encoder.kind == "none":
+            how = (
+                "it clips what lies beyond their range and leans on BG/NBD's forecast, fitted "
+                "on the whole history"
+            )
+        else:
+            how = "what it learned may not carry over to users seen for longer"
+        return (
+            f"The newest training cutoff had {trained:.0f} days of log history; the forecast "
+            f"has {forecast:.0f} ({trained / forecast:.0%}). Labels need a complete "
+            f"{self.config.label.horizon_days}-day window, so the model learned from users "
+            f"seen for a short time only: {how}. A shorter horizon or a longer log gives it "
+            "more to learn from."
+        )
 
     def targets(
         self, rule: str | None = None, reasons: pd.DataFrame | None = None, **kwargs
@@ -219,6 +247,11 @@ def train(
         len(cutoffs),
         timings["total"],
     )
+    start = pd.Timestamp(hist.start)
+    history = (
+        (max(cutoffs) - start) / pd.Timedelta(days=1),
+        (as_of - start) / pd.Timedelta(days=1),
+    )
     return ChurnRun(
         config,
         as_of,
@@ -232,6 +265,7 @@ def train(
         search_results,
         timings,
         hist.has_amount,
+        history,
     )
 
 

@@ -14,6 +14,7 @@ from churn_core.config import ChurnConfig
 from churn_core.crossval import baseline_verdict, compare_with_baseline
 from churn_core.datasets import synthetic_log
 from churn_core.features import pick_event_types
+from churn_core.ingest import load_events
 from churn_core.labels import training_cutoffs
 from churn_core.model import (
     BGNBD_FORECAST,
@@ -22,6 +23,8 @@ from churn_core.model import (
     build_pipeline,
     rfm_pipeline,
 )
+from churn_core.pipeline import train
+from churn_core.purchase_logs import START, purchase_log
 from churn_core.table import training_table
 
 
@@ -100,3 +103,18 @@ def test_training_run_reports_the_comparison(table):
     assert res is not None and isinstance(res.baseline, pd.DataFrame)
     assert res.baseline.loc["roc_auc", "model"] == pytest.approx(res.folds["roc_auc"].iloc[0])
     assert 0.5 < res.baseline.loc["roc_auc", "baseline"] < 1.0
+
+
+def test_run_warns_when_training_saw_a_small_share_of_the_history(tmp_path):
+    """Trained at 2020-03-09 with H = 56 on the open shop, the newest training cutoff has 7
+    days of history and the forecast 63: the run says so; with H = 14 (49 of 63 days) not."""
+    path = tmp_path / "open.csv"
+    purchase_log("open", 0, users=6000).to_csv(path, index=False)
+    log = load_events(path)
+    as_of = START + pd.Timedelta(weeks=9)
+    short = train(log, ChurnConfig().with_(label={"horizon_days": 56}), as_of, score_all=False)
+    assert short.history_days == pytest.approx((7.0, 63.0), abs=0.01)  # log starts 00:01
+    assert "7 days of log history; the forecast has 63 (11%)" in short.history_note()
+    fine = train(log, ChurnConfig().with_(label={"horizon_days": 14}), as_of, score_all=False)
+    assert fine.history_days == pytest.approx((49.0, 63.0), abs=0.01)
+    assert fine.history_note() is None
