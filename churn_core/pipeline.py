@@ -25,7 +25,7 @@ from churn_core.features import pick_event_types
 from churn_core.fit_pool import fit_pool, submit
 from churn_core.labels import MIN_POSITIVES, summarise_labels, training_cutoffs
 from churn_core.metrics import CVResult
-from churn_core.model import ChurnModel
+from churn_core.model import ChurnModel, FixedLogOdds
 from churn_core.table import FeatureTable, Progress, scoring_table, training_table
 from churn_core.targets import TargetList, describe_user, flag, score_frame, tier_legend
 
@@ -80,9 +80,9 @@ class ChurnRun:
         trained, forecast = self.history_days
         if forecast <= 0 or trained >= SHORT_HISTORY * forecast:
             return None
-        m = self.config.model
-        quarters = m.classifier == "logreg" and m.blend == "quarters" and m.clip_to_training
-        if quarters and self.config.encoder.kind == "none":
+        members = getattr(self.model.pipeline.named_steps["clf"], "members_", [])
+        with_bgnbd = any(isinstance(m, FixedLogOdds) for m in members)
+        if with_bgnbd and self.config.model.clip_to_training:
             how = (
                 "it clips what lies beyond their range and leans on BG/NBD's forecast, fitted "
                 "on the whole history"

@@ -115,6 +115,10 @@ def test_run_warns_when_training_saw_a_small_share_of_the_history(tmp_path):
     short = train(log, ChurnConfig().with_(label={"horizon_days": 56}), as_of, score_all=False)
     assert short.history_days == pytest.approx((7.0, 63.0), abs=0.01)  # log starts 00:01
     assert "7 days of log history; the forecast has 63 (11%)" in short.history_note()
+    assert "leans on BG/NBD's forecast" in short.history_note()
+    cfg = ChurnConfig().with_(label={"horizon_days": 56}, model={"blend": "thirds"})
+    thirds = train(log, cfg, as_of, score_all=False)
+    assert "may not carry over" in thirds.history_note()  # no BG/NBD member to lean on
     fine = train(log, ChurnConfig().with_(label={"horizon_days": 14}), as_of, score_all=False)
     assert fine.history_days == pytest.approx((49.0, 63.0), abs=0.01)
     assert fine.history_note() is None
