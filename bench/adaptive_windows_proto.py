@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import sys
-import time
 import warnings
 from pathlib import Path
 
@@ -186,19 +185,9 @@ def main() -> None:
     forecasts = qs.all_forecasts(args.quick)
     if args.only:
         forecasts = [f for f in forecasts if args.only in f.key]
-    rows, t0 = [], time.perf_counter()
-    for i, fc in enumerate(forecasts):
-        CURRENT["fc"] = fc
-        rows += qs.grade(fc, variants, Path(args.cache), args.n_boot)
-        done = "  ".join(
-            f"{r['variant']} {r['d_roc']:+.4f}±{r['se_roc']:.4f}" for r in rows[-len(variants) :]
-        )
-        print(
-            f"[{i + 1}/{len(forecasts)} {time.perf_counter() - t0:.0f}s] {fc.key}: {done}",
-            file=sys.stderr,
-            flush=True,
-        )
-    table = pd.DataFrame(rows)
+    table = qs.grade_all(
+        forecasts, variants, Path(args.cache), args.n_boot, lambda fc: CURRENT.update(fc=fc)
+    )
     if args.csv:
         table.to_csv(args.csv, index=False)
     print(qs.markdown(qs.summarise(table)))

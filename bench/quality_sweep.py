@@ -398,11 +398,7 @@ def load_log(name: str) -> EventLog:
         elif name.startswith("bgnbd-"):
             _, shape, seed = name.split("-")
             code = _hash(_sources(("purchase_logs.py",)))
-            path = Path(tempfile.gettempdir()) / "churn_quality_sweep" / f"{name}-{code}.csv"
-            if not path.exists():
-                path.parent.mkdir(parents=True, exist_ok=True)
-                purchase_log(shape, int(seed)).to_csv(path.with_suffix(".tmp"), index=False)
-                path.with_suffix(".tmp").replace(path)
+            path = _written(f"{name}-{code}.csv", lambda: purchase_log(shape, int(seed)))
             _LOGS[name] = load_events(path, name=f"{name}.csv")
         elif name == "tmall":
             path = shared_data() / "tmall-brand-rec-2014" / "tmall_brand_rec_2014.csv.gz"
@@ -413,27 +409,35 @@ def load_log(name: str) -> EventLog:
     return _LOGS[name]
 
 
+def _written(name: str, frame: Callable[[], pd.DataFrame]) -> Path:
+    """``frame()`` as a CSV in the sweep's temp folder, written once (atomically)."""
+    path = Path(tempfile.gettempdir()) / "churn_quality_sweep" / name
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        frame().to_csv(path.with_suffix(".tmp"), index=False)
+        path.with_suffix(".tmp").replace(path)
+    return path
+
+
 def _minimal_retail() -> Path:
     """The bundled retail log as ``../shared/referee`` hands a log to a scorer in its canonical
     form (``user_id, timestamp, amount``: no invoices, items, countries or cancellations), the
     shape of the hidden purchase logs of other shops; written once to the temp dir."""
     from churn_core.datasets import demo_path
 
-    out = Path(tempfile.gettempdir()) / "churn_quality_sweep" / "retailmin.csv"
-    if not out.exists():
+    def frame() -> pd.DataFrame:
         df = pd.read_csv(demo_path(), dtype={"CustomerID": str, "InvoiceNo": str})
         df = df[df.CustomerID.notna() & ~df.InvoiceNo.str.startswith("C") & (df.Quantity > 0)]
-        frame = pd.DataFrame(
+        out = pd.DataFrame(
             {
                 "user_id": df.CustomerID.str.replace(r"\.0$", "", regex=True),
                 "timestamp": pd.to_datetime(df.InvoiceDate),
                 "amount": df.Quantity * df.UnitPrice,
             }
-        ).sort_values(["timestamp", "user_id"], kind="stable")
-        out.parent.mkdir(parents=True, exist_ok=True)
-        frame.to_csv(out.with_suffix(".tmp"), index=False)
-        out.with_suffix(".tmp").replace(out)
-    return out
+        )
+        return out.sort_values(["timestamp", "user_id"], kind="stable")
+
+    return _written("retailmin.csv", frame)
 
 
 # ---------------------------------------------------------------- cache ---------------------
@@ -510,6 +514,32 @@ def forecast_scores(fc: Forecast, variant: str, cache: Path) -> tuple[pd.Series,
 
 
 # ---------------------------------------------------------------- grading -------------------
+
+
+def grade_all(
+    forecasts: list[Forecast],
+    variants: list[str],
+    cache: Path,
+    n_boot: int,
+    before: Callable[[Forecast], None] | None = None,
+) -> pd.DataFrame:
+    """``grade`` of every forecast, one progress line each on stderr; ``before(fc)`` runs
+    ahead of each forecast (a prototype script's hook)."""
+    rows: list[dict] = []
+    t0 = time.perf_counter()
+    for i, fc in enumerate(forecasts):
+        if before is not None:
+            before(fc)
+        rows += grade(fc, variants, cache, n_boot)
+        done = "  ".join(
+            f"{r['variant']} {r['d_roc']:+.4f}±{r['se_roc']:.4f}" for r in rows[-len(variants) :]
+        )
+        print(
+            f"[{i + 1}/{len(forecasts)} {time.perf_counter() - t0:.0f}s] {fc.key}: {done}",
+            file=sys.stderr,
+            flush=True,
+        )
+    return pd.DataFrame(rows)
 
 
 def grade(fc: Forecast, variants: list[str], cache: Path, n_boot: int) -> list[dict]:
@@ -607,19 +637,7 @@ def main() -> None:
     forecasts = all_forecasts(args.quick)
     if args.only:
         forecasts = [f for f in forecasts if args.only in f.key]
-    rows = []
-    t0 = time.perf_counter()
-    for i, fc in enumerate(forecasts):
-        rows += grade(fc, variants, cache, args.n_boot)
-        done = "  ".join(
-            f"{r['variant']} {r['d_roc']:+.4f}±{r['se_roc']:.4f}" for r in rows[-len(variants) :]
-        )
-        print(
-            f"[{i + 1}/{len(forecasts)} {time.perf_counter() - t0:.0f}s] {fc.key}: {done}",
-            file=sys.stderr,
-            flush=True,
-        )
-    table = pd.DataFrame(rows)
+    table = grade_all(forecasts, variants, cache, args.n_boot)
     if args.csv:
         table.to_csv(args.csv, index=False)
     if args.per_forecast:
