@@ -34,7 +34,14 @@ from churn_core.model import Calibrator, ChurnModel
 log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
-TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.", "churn_core.model.", "builtins.")
+TRUSTED_PREFIXES = (
+    "sklearn.",
+    "numpy.",
+    "scipy.",
+    "churn_core.blend.",
+    "churn_core.model.",
+    "builtins.",
+)
 _PACKAGES = ("churn-core", "scikit-learn", "numpy", "pandas", "torch", "transformers", "skops")
 
 

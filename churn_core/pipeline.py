@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, replace
 
 import pandas as pd
 
+from churn_core.blend import FixedLogOdds
 from churn_core.config import ChurnConfig
 from churn_core.crossval import (
     backtest,
@@ -25,7 +26,7 @@ from churn_core.features import pick_event_types
 from churn_core.fit_pool import fit_pool, submit
 from churn_core.labels import MIN_POSITIVES, summarise_labels, training_cutoffs
 from churn_core.metrics import CVResult
-from churn_core.model import ChurnModel, FixedLogOdds
+from churn_core.model import ChurnModel
 from churn_core.table import FeatureTable, Progress, scoring_table, training_table
 from churn_core.targets import TargetList, describe_user, flag, score_frame, tier_legend
 

@@ -10,19 +10,14 @@ import pandas as pd
 import pytest
 from sklearn.linear_model import LogisticRegression
 
+from churn_core.blend import BlendedLogistic
 from churn_core.config import ChurnConfig
 from churn_core.crossval import baseline_verdict, compare_with_baseline
 from churn_core.datasets import synthetic_log
 from churn_core.features import pick_event_types
 from churn_core.ingest import load_events
 from churn_core.labels import training_cutoffs
-from churn_core.model import (
-    BGNBD_FORECAST,
-    RFM_COLUMNS,
-    BlendedLogistic,
-    build_pipeline,
-    rfm_pipeline,
-)
+from churn_core.model import BGNBD_FORECAST, RFM_COLUMNS, build_pipeline, rfm_pipeline
 from churn_core.pipeline import train
 from churn_core.purchase_logs import START, purchase_log
 from churn_core.table import training_table

@@ -69,6 +69,28 @@ def test_bundle_refuses_untrusted_types(small_log, tmp_path):
         load_model(tmp_path)
 
 
+def test_bundles_that_name_the_blend_in_its_old_module_still_load(small_log, tmp_path):
+    """Bundles saved before ``churn_core.blend`` existed name its classes
+    ``churn_core.model.*``: they load and score as before."""
+    import zipfile
+
+    run = train(small_log, ChurnConfig().with_(label={"horizon_days": 30}), AS_OF)
+    save_model(run.model, run.config, tmp_path, as_of=AS_OF, metrics={}, threshold=0.5)
+    skops_file = tmp_path / "pipeline.skops"
+    with zipfile.ZipFile(skops_file) as z:
+        files = {name: z.read(name) for name in z.namelist()}
+    schema = files["schema.json"].decode()
+    assert '"churn_core.blend"' in schema  # the blend is in the bundle, under its new home
+    files["schema.json"] = schema.replace('"churn_core.blend"', '"churn_core.model"').encode()
+    with zipfile.ZipFile(skops_file, "w") as z:
+        for name, data in files.items():
+            z.writestr(name, data)
+    model, config, _ = load_model(tmp_path)
+    assert type(model.pipeline.named_steps["clf"]).__module__ == "churn_core.blend"
+    again, _ = score_users(model, small_log.before(AS_OF), AS_OF, config)
+    pd.testing.assert_frame_equal(again, run.scores)
+
+
 def test_missing_bundle_says_how_to_make_one(tmp_path):
     with pytest.raises(ModelBundleError, match="no bundle.json.*churn_core train"):
         load_model(tmp_path / "nothing")
