@@ -1,0 +1,190 @@
+"""What was tried on the quality sweep and not kept (figures: docs/quality.md).
+
+Model variants for ``bench/quality_sweep.py --variants NAME``: fixed and out-of-fold chosen
+weights between the spline model and RFM + logistic regression, a C search, equal thirds
+before the blend had them, and BG/NBD's forecast mixed in by how short the training history
+is. Each takes the sweep's ``Context`` (training rows and users to score, nothing later) and
+returns scores indexed by user id; the sweep caches and grades them like its own variants.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+from quality_sweep import Context, _with_model, variant_p_quiet, variant_project
+
+BLEND_GRID = np.round(np.linspace(0.0, 1.0, 11), 2)
+
+
+def _unblended(ctx: Context):
+    """The spline logistic regression alone (the default before the RFM blend)."""
+    return replace(ctx.config.model, blend="none")
+
+
+def _members_oof(ctx: Context, folds: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """Out-of-fold raw scores (grouped folds) of the spline model and RFM + logreg."""
+    from sklearn.base import clone
+
+    from churn_core.crossval import _folds
+    from churn_core.model import build_pipeline, raw_scores, rfm_pipeline
+
+    t = ctx.train
+    a_tpl = build_pipeline(_unblended(ctx), t.feature_names)
+    oof = np.zeros((len(t.y), 2))
+    for tr, va in _folds(t, folds, ctx.config.model.seed):
+        for j, tpl in enumerate((a_tpl, rfm_pipeline())):
+            pipe = clone(tpl).fit(t.X.iloc[tr], t.y[tr])
+            oof[va, j] = raw_scores(pipe, t.X.iloc[va])
+    return oof[:, 0], oof[:, 1]
+
+
+def _blend_scores(ctx: Context, w: float) -> pd.Series:
+    """w * spline log-odds + (1 - w) * RFM log-odds, both refitted on every training row."""
+    from churn_core.model import build_pipeline, raw_scores, rfm_pipeline
+
+    t = ctx.train
+    a = build_pipeline(_unblended(ctx), t.feature_names).fit(t.X, t.y)
+    b = rfm_pipeline().fit(t.X, t.y)
+    s = w * raw_scores(a, ctx.score.X) + (1 - w) * raw_scores(b, ctx.score.X)
+    return pd.Series(s, index=pd.Index(ctx.score.user_id.astype(str)))
+
+
+def _best_weight(y: np.ndarray, a: np.ndarray, b: np.ndarray, rows=None) -> float:
+    from sklearn.metrics import roc_auc_score
+
+    rows = np.arange(len(y)) if rows is None else rows
+    aucs = [roc_auc_score(y[rows], w * a[rows] + (1 - w) * b[rows]) for w in BLEND_GRID]
+    return float(BLEND_GRID[int(np.argmax(aucs))])
+
+
+def variant_blend_half(ctx: Context) -> pd.Series:
+    """Fixed average of the spline model's and RFM + logreg's log-odds."""
+    return _blend_scores(ctx, 0.5)
+
+
+def variant_blend_cv(ctx: Context) -> pd.Series:
+    """Blend weight chosen by grouped out-of-fold ROC-AUC over every training cutoff."""
+    a, b = _members_oof(ctx)
+    return _blend_scores(ctx, _best_weight(ctx.train.y, a, b))
+
+
+def variant_blend_cv_recent(ctx: Context) -> pd.Series:
+    """Blend weight chosen by out-of-fold ROC-AUC on the newest training cutoff's rows."""
+    a, b = _members_oof(ctx)
+    rows = np.flatnonzero(ctx.train.cutoff == ctx.train.cutoff.max())
+    return _blend_scores(ctx, _best_weight(ctx.train.y, a, b, rows))
+
+
+def _fixed_blend(w: float) -> Callable[[Context], pd.Series]:
+    def run(ctx: Context) -> pd.Series:
+        return _blend_scores(ctx, w)
+
+    run.__doc__ = f"fixed blend, {w} x spline logreg + {1 - w:.1f} x RFM + logreg"
+    run.changes = {"weight": w}
+    return run
+
+
+def variant_blend_cv_narrow(ctx: Context) -> pd.Series:
+    """Blend weight from (0.3, 0.5, 0.7) by grouped out-of-fold ROC-AUC (all cutoffs)."""
+    from sklearn.metrics import roc_auc_score
+
+    a, b = _members_oof(ctx)
+    y = ctx.train.y
+    grid = (0.5, 0.3, 0.7)
+    aucs = [roc_auc_score(y, w * a + (1 - w) * b) for w in grid]
+    return _blend_scores(ctx, grid[int(np.argmax(aucs))])
+
+
+def _blend_with(**changes) -> Callable[[Context], pd.Series]:
+    """The project pipeline with ``ModelConfig`` changes (tried with blend "rfm")."""
+
+    def run(ctx: Context) -> pd.Series:
+        cfg = ctx.config.with_(model=changes)
+        return variant_project(
+            Context(ctx.train, ctx.score, cfg, ctx.event_types, ctx.has_amount, ctx.cutoff)
+        )
+
+    run.__doc__ = f"default blend, full member with {changes}"
+    run.changes = changes
+    return run
+
+
+def variant_blend3(ctx: Context) -> pd.Series:
+    """Equal thirds: spline logreg, linear logreg (C = 0.1) and RFM + logreg log-odds."""
+    from churn_core.model import build_pipeline, raw_scores, rfm_pipeline
+
+    t, X = ctx.train, ctx.score.X
+    m = _unblended(ctx)
+    members = [
+        build_pipeline(m, t.feature_names),
+        build_pipeline(replace(m, spline_knots=0, C=0.1), t.feature_names),
+        rfm_pipeline(),
+    ]
+    s = sum(raw_scores(p.fit(t.X, t.y), X) for p in members) / 3
+    return pd.Series(s, index=pd.Index(ctx.score.user_id.astype(str)))
+
+
+def variant_tune_c(ctx: Context) -> pd.Series:
+    """Spline logreg with C chosen by grouped out-of-fold ROC-AUC from a small grid."""
+    from sklearn.metrics import roc_auc_score
+
+    from churn_core.crossval import out_of_fold_scores
+
+    best, best_auc = None, -1.0
+    for c in (0.003, 0.01, 0.03, 0.1):
+        cfg = replace(_unblended(ctx), C=c, cv_folds=3)
+        oof, _ = out_of_fold_scores(ctx.train, cfg)
+        auc = roc_auc_score(ctx.train.y, oof)
+        if auc > best_auc:
+            best, best_auc = c, auc
+    return _with_model(C=best, blend="none")(ctx)
+
+
+def history_ratio(ctx: Context) -> float:
+    """Days of log history at the newest training cutoff over those at the forecast cutoff."""
+    return float(ctx.train.X["history_days"].max() / ctx.score.X["history_days"].max())
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(np.asarray(p, dtype=float), 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p))
+
+
+def _with_p_quiet(weight: Callable[[float], float]) -> Callable[[Context], pd.Series]:
+    """The default model's log-odds averaged with BG/NBD's (p_quiet), weight(history ratio)."""
+
+    def run(ctx: Context) -> pd.Series:
+        model, quiet = variant_project(ctx), variant_p_quiet(ctx)
+        w = weight(history_ratio(ctx))
+        z = (1 - w) * _logit(model.to_numpy()) + w * _logit(quiet.loc[model.index].to_numpy())
+        return pd.Series(z, index=model.index)
+
+    run.changes = inspect.getsource(weight)
+    return run
+
+
+EXPERIMENTS: dict[str, Callable[[Context], pd.Series]] = {
+    "pq_half_below_half": _with_p_quiet(lambda r: 0.5 if r < 0.5 else 0.0),
+    "pq_linear": _with_p_quiet(lambda r: max(0.0, 1.0 - 2.0 * r)),
+    "pq_quarter": _with_p_quiet(lambda r: 0.25),
+    "pq_below_quarter": _with_p_quiet(lambda r: 1.0 if r < 0.25 else 0.0),
+    "blend_half": variant_blend_half,
+    "blend_cv": variant_blend_cv,
+    "blend_cv_recent": variant_blend_cv_recent,
+    "tune_c": variant_tune_c,
+    "blend_cv_narrow": variant_blend_cv_narrow,
+    "blend_w03": _fixed_blend(0.3),
+    "blend_c03": _blend_with(C=0.03, blend="rfm"),
+    "blend_linear": _blend_with(spline_knots=0, C=0.1, blend="rfm"),
+    "blend3": variant_blend3,
+    "blend_w04": _fixed_blend(0.4),
+    "blend_w06": _fixed_blend(0.6),
+    "blend_w07": _fixed_blend(0.7),
+    "linear_c01": _with_model(spline_knots=0, C=0.1, blend="none"),
+    "spline_c003": _with_model(C=0.003, blend="none"),
+    "spline_c03": _with_model(C=0.03, blend="none"),
+}
