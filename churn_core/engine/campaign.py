@@ -15,7 +15,7 @@ the listed users only. Here the same plan comes from three bounded passes over a
    SQL join) through the same recommender as in memory (``ItemRecommender.recommend_from``).
 
 Memory: every user's score (one narrow row), the listed users' reasons and items as
-``category`` columns (few distinct texts: ``campaign.ListReasons``), the list itself, and one
+``category`` columns (few distinct texts: ``list_reasons.ListReasons``), the list itself, and one
 batch of users at a time (``engine.batch_users``) for SHAP and recommendations; the CLI
 writes the list in chunks of rows (``CampaignPlan.write``). At 50M events (1.9M listed
 users): docs/sections/campaign-mem.md.
@@ -33,7 +33,6 @@ import pandas as pd
 from churn_core.campaign import (
     N_ITEMS,
     CampaignPlan,
-    ListReasons,
     campaign_metadata,
     plan_campaign,
 )
@@ -44,6 +43,7 @@ from churn_core.engine.source import EventSource
 from churn_core.errors import EventDataError
 from churn_core.events import CANCEL_EVENTS, PURCHASE
 from churn_core.explain import explain_model
+from churn_core.list_reasons import ListReasons
 from churn_core.recommend import ItemRecommender
 
 logger = logging.getLogger(__name__)

@@ -8,7 +8,6 @@ from scipy.stats import chi2_contingency
 
 from churn_core.campaign import (
     ITEM_COLUMNS,
-    ListReasons,
     assign_control,
     plan_campaign,
     recommended_items,
@@ -19,6 +18,7 @@ from churn_core.config import DEFAULT_ACTION_RULES, CampaignConfig, ChurnConfig
 from churn_core.errors import EventDataError
 from churn_core.explain import Explanation
 from churn_core.export import read_export
+from churn_core.list_reasons import ListReasons
 from churn_core.targets import risk_tier
 from tests.conftest import make_log
 
