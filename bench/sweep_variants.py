@@ -10,12 +10,16 @@ returns scores indexed by user id; the sweep caches and grades them like its own
 from __future__ import annotations
 
 import inspect
+import sys
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from quality_sweep import Context, _with_model, variant_p_quiet, variant_project
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from quality_sweep import Context, _with_model, variant_p_quiet, variant_project  # noqa: E402
 
 BLEND_GRID = np.round(np.linspace(0.0, 1.0, 11), 2)
 

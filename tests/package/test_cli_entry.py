@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from churn_core import cli
+from churn_core.cli import commands
 
 REPO = Path(__file__).resolve().parents[2]
 SCORE = ["score", "orders.csv", "--model-dir", "m", "--out", "s.csv"]
@@ -46,8 +47,8 @@ def test_app_command_runs_the_packaged_script_with_the_app_settings(monkeypatch)
         calls.append((argv, env))
         raise SystemExit(0)
 
-    monkeypatch.setattr(cli.os, "execve", execve)
-    monkeypatch.setattr(cli.os, "name", "posix")
+    monkeypatch.setattr(commands.os, "execve", execve)
+    monkeypatch.setattr(commands.os, "name", "posix")
     with pytest.raises(SystemExit):
         cli.main(["-q", "app", "--server.port", "8502", "--server.headless", "true"])
     ((argv, env),) = calls
