@@ -171,7 +171,32 @@ def _with_p_quiet(weight: Callable[[float], float]) -> Callable[[Context], pd.Se
     return run
 
 
+def _quarters_by_history(full_at: float) -> Callable[[Context], pd.Series]:
+    """The quarters with BG/NBD's weight rising as the training history shrinks: w = 1/4 at
+    history ratio r >= full_at, growing linearly to 1 at r = 0 (the learned members' 3/4
+    share shrinks alike). Ranks only (no calibration): ROC/PR are unchanged by it."""
+
+    def run(ctx: Context) -> pd.Series:
+        from churn_core.blend import BlendedLogistic, FixedLogOdds
+        from churn_core.model import build_pipeline, raw_scores
+
+        pipe = build_pipeline(ctx.config.model, ctx.train.feature_names)
+        pipe.fit(ctx.train.X, ctx.train.y)
+        clf = pipe.named_steps["clf"]
+        index = pd.Index(ctx.score.user_id.astype(str))
+        if not (isinstance(clf, BlendedLogistic) and isinstance(clf.members_[-1], FixedLogOdds)):
+            return pd.Series(raw_scores(pipe, ctx.score.X), index=index)
+        m = clf.member_scores(pipe[:-1].transform(ctx.score.X))
+        w = 0.25 + 0.75 * max(0.0, 1.0 - history_ratio(ctx) / full_at)
+        return pd.Series((1 - w) * m[:, :-1].mean(axis=1) + w * m[:, -1], index=index)
+
+    run.changes = {"full_at": full_at}
+    return run
+
+
 EXPERIMENTS: dict[str, Callable[[Context], pd.Series]] = {
+    "qh_half": _quarters_by_history(0.5),
+    "qh_quarter": _quarters_by_history(0.25),
     "pq_half_below_half": _with_p_quiet(lambda r: 0.5 if r < 0.5 else 0.0),
     "pq_linear": _with_p_quiet(lambda r: max(0.0, 1.0 - 2.0 * r)),
     "pq_quarter": _with_p_quiet(lambda r: 0.25),
