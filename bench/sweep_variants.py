@@ -103,20 +103,6 @@ def variant_blend_cv_narrow(ctx: Context) -> pd.Series:
     return _blend_scores(ctx, grid[int(np.argmax(aucs))])
 
 
-def _blend_with(**changes) -> Callable[[Context], pd.Series]:
-    """The project pipeline with ``ModelConfig`` changes (tried with blend "rfm")."""
-
-    def run(ctx: Context) -> pd.Series:
-        cfg = ctx.config.with_(model=changes)
-        return variant_project(
-            Context(ctx.train, ctx.score, cfg, ctx.event_types, ctx.has_amount, ctx.cutoff)
-        )
-
-    run.__doc__ = f"default blend, full member with {changes}"
-    run.changes = changes
-    return run
-
-
 def variant_blend3(ctx: Context) -> pd.Series:
     """Equal thirds: spline logreg, linear logreg (C = 0.1) and RFM + logreg log-odds."""
     from churn_core.model import build_pipeline, raw_scores, rfm_pipeline
@@ -207,8 +193,8 @@ EXPERIMENTS: dict[str, Callable[[Context], pd.Series]] = {
     "tune_c": variant_tune_c,
     "blend_cv_narrow": variant_blend_cv_narrow,
     "blend_w03": _fixed_blend(0.3),
-    "blend_c03": _blend_with(C=0.03, blend="rfm"),
-    "blend_linear": _blend_with(spline_knots=0, C=0.1, blend="rfm"),
+    "blend_c03": _with_model(C=0.03, blend="rfm"),
+    "blend_linear": _with_model(spline_knots=0, C=0.1, blend="rfm"),
     "blend3": variant_blend3,
     "blend_w04": _fixed_blend(0.4),
     "blend_w06": _fixed_blend(0.6),
