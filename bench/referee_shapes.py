@@ -411,6 +411,13 @@ CASES = [
         "5 customers before T - H",
     ),
     Case(
+        "launch_20",
+        _launch(20),
+        f"{START + pd.Timedelta(days=61):%Y-%m-%d}",
+        60,
+        "20 customers before T - H",
+    ),
+    Case(
         "launch_40",
         _launch(40),
         f"{START + pd.Timedelta(days=61):%Y-%m-%d}",

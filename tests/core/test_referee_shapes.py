@@ -79,3 +79,50 @@ def test_no_history_before_the_newest_training_cutoff_is_one_line(cohort, tmp_pa
     assert rc == 2 and "Traceback" not in err
     lines = [ln for ln in err.splitlines() if ln.startswith("error:")]
     assert len(lines) == 1 and "too short for a 30-day horizon" in lines[0], err
+
+
+def _first_day_only(frame: pd.DataFrame, leavers: int, stayers: int, cutoff: pd.Timestamp):
+    """``frame`` with only ``leavers`` + ``stayers`` of its first-day customers left on that
+    day: a shop whose newest training cutoff (one day in) has that many labelled users."""
+    day0 = frame.timestamp < START + pd.Timedelta(days=1)
+    window = (frame.timestamp >= START + pd.Timedelta(days=1)) & (frame.timestamp < cutoff)
+    back = set(frame.user_id[window])
+    first = frame.user_id[day0].drop_duplicates()
+    keep = [u for u in first if u not in back][:leavers] + [u for u in first if u in back][:stayers]
+    assert len(keep) == leavers + stayers
+    return frame[~day0 | frame.user_id.isin(keep)]
+
+
+@pytest.mark.parametrize(("stayers", "rc"), [(3, 0), (1, 2)])
+def test_a_few_labelled_users_at_the_newest_cutoff_still_train(tmp_path, capsys, stayers, rc):
+    """17 churned and 3 retained users at T - H: the referee fits its baseline on them, so the
+    project must not refuse (it asked for 5 of each); one retained user is still refused."""
+    T60 = START + pd.Timedelta(days=61)
+    events = tmp_path / "P.events.csv"
+    _referee_file(
+        _first_day_only(purchase_log("cohort", 41, users=3000), 17, stayers, T60), events, T60
+    )
+    args = ["train", str(events), "--horizon-days", "60", "--as-of", f"{T60:%Y-%m-%d}", "-q"]
+    assert main([*args, "--model-dir", str(tmp_path / "m")]) == rc, capsys.readouterr().err
+    if rc:
+        assert "Too few examples" in capsys.readouterr().err
+        return
+    out = tmp_path / "s.csv"
+    assert (
+        main(
+            [
+                "score",
+                str(events),
+                "--model-dir",
+                str(tmp_path / "m"),
+                "--out",
+                str(out),
+                "--as-of",
+                f"{T60:%Y-%m-%d}",
+                "-q",
+            ]
+        )
+        == 0
+    )
+    scores = pd.read_csv(out, comment="#", encoding="utf-8-sig")
+    assert len(scores) > 1000 and scores["churn_probability"].between(0, 1).all()
