@@ -12,7 +12,9 @@ Rules, in the order they are applied (a row dropped for one reason is not counte
 * Non-numeric amounts in a minority of rows keep the row with amount 0 and add a warning
   (infinite values and magnitudes beyond 1e12 count as non-numeric).
 * Columns that look like personal data (``churn_core.pii``) and are not named in the schema
-  are dropped before anything else and listed in ``report.personal_columns``.
+  are dropped before anything else and listed in ``report.personal_columns``. A header that
+  names the user id (``user_id``, ``customer_id``, ...) maps that column: e-mail addresses
+  there are the ids (with a warning to pseudonymise them).
 * Control characters in ids, items and categories are replaced with U+FFFD (a warning).
 * ``pseudonymize`` (optional) replaces user ids as soon as they are read.
 
@@ -40,9 +42,11 @@ from churn_core.errors import EventDataError, Problem
 from churn_core.events import PURCHASE, EventLog, ValidationReport
 from churn_core.fields import COLUMN_FIELDS, FLAGS, TIME_FORMAT_EXAMPLES, mapping_field
 from churn_core.layouts import (
+    SYNONYMS,
     DetectedSchema,
     category_fallback,
     detect_schema,
+    norm_name,
     normalise_events,
 )
 from churn_core.loading import read_events
@@ -126,13 +130,28 @@ def _drop_personal_columns(
 ) -> tuple[pd.DataFrame, list[PersonalColumn]]:
     """``raw`` without the personal-data columns that ``schema`` does not name on purpose."""
     named = {getattr(schema, f, None) for f in COLUMN_FIELDS} - {None, ""}
-    personal = [p for p in find_personal_columns(raw) if p.column not in named]
+    # a header such as "user_id" maps that column by its name, whatever its values look like
+    by_header = None if schema.user_col else _user_column_by_name(raw)
+    personal = [
+        p
+        for p in find_personal_columns(raw)
+        if p.column not in named and not (p.column == by_header and p.by == "content")
+    ]
     if not personal:
         return raw, []
     attrs = dict(raw.attrs)
     out = raw.loc[:, ~raw.columns.astype(str).isin([p.column for p in personal])]
     out.attrs.update(attrs)
     return out, personal
+
+
+def _user_column_by_name(raw: pd.DataFrame) -> str | None:
+    """The column whose header names it the user id (``user_id``, ``customer_id``, ...), as
+    :func:`detect_schema` picks it: its values are the ids, e-mail addresses included."""
+    by_norm: dict[str, str] = {}
+    for col in raw.columns:
+        by_norm.setdefault(norm_name(col), str(col))
+    return next((by_norm[s] for s in SYNONYMS["user_col"] if s in by_norm), None)
 
 
 class _Validation:

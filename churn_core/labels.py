@@ -94,7 +94,7 @@ def summarise_labels(
     )
 
 
-MIN_POSITIVES = 5  # fewer churned (or retained) rows than this: training refuses
+MIN_POSITIVES = 2  # fewer churned (or retained) rows: training refuses (CV folds need 2)
 THIN_ROWS = 200  # fewer labelled user-cutoff rows than this: metrics will be noisy
 THIN_CLASS = 50  # fewer churned (or retained) rows than this: metrics will be noisy
 

@@ -223,6 +223,28 @@ def test_personal_column_mapped_on_purpose_is_kept(tmp_path):
     assert hashed.frame["user_id"].str.startswith("p-").all()
 
 
+def test_user_id_column_of_email_addresses_is_the_user_id(tmp_path, capsys):
+    """A header that names the user id ("user_id", "customer_id") maps it: e-mail addresses
+    there are the ids (with the --pseudonymize advice), not a column to set aside. Found by
+    bench/referee_shapes.py: the referee's canonical user_id column of e-mail addresses was
+    refused with "No user id column found"."""
+    frame = _raw_log(40)
+    frame["user_id"] = frame["user_id"].str.lower() + "@example.com"
+    frame["contact"] = "c" + frame["user_id"]  # e-mail by content, under no user-id name
+    data = frame.to_csv(index=False).encode()
+    with pytest.warns(UserWarning, match="look like personal data.*--pseudonymize"):
+        log = load_events(data)
+    assert log.n_users == 40 and log.frame["user_id"].str.endswith("@example.com").all()
+    assert dict(log.report.personal_columns) == {"contact": "e-mail addresses"}
+    renamed = frame.rename(columns={"user_id": "Customer ID"}).to_csv(index=False).encode()
+    with pytest.warns(UserWarning, match="look like personal data"):
+        assert load_events(renamed).n_users == 40
+    path = tmp_path / "log.csv"
+    path.write_bytes(data)
+    rc = main(["train", str(path), "--horizon-days", "30", "--model-dir", str(tmp_path / "m")])
+    assert rc == 0, capsys.readouterr().err
+
+
 def test_hashed_email_ids_mapped_on_purpose():
     frame = _raw_log(8)
     frame["email_sha256"] = frame["user_id"].map(
