@@ -57,8 +57,8 @@ from churn_core.events import EventLog  # noqa: E402
 from churn_core.features import pick_event_types  # noqa: E402
 from churn_core.labels import build_labels, training_cutoffs  # noqa: E402
 from churn_core.metrics import paired_differences  # noqa: E402
+from churn_core.purchase_logs import SHOPS, START, purchase_log  # noqa: E402
 from churn_core.purchase_logs import forecasts as purchase_forecasts  # noqa: E402
-from churn_core.purchase_logs import purchase_log  # noqa: E402
 from churn_core.table import FeatureTable, scoring_table, training_table  # noqa: E402
 
 SYNTH_USERS = 2000
@@ -206,6 +206,7 @@ def all_forecasts(quick: bool) -> list[Forecast]:
     for shape in ("cohort", "open", "replenish"):  # buy till you die (churn_core/purchase_logs.py)
         for seed in (0, 1):
             out += [Forecast(f"bgnbd-{shape}-{seed}", t, h) for t, h in purchase_forecasts(shape)]
+            out += [Forecast(f"bgnbd-{shape}-{seed}", t, h) for t, h in _short_history(shape)]
     if quick:
         keep = {
             "retail_2011-06-01_H90",
@@ -218,6 +219,19 @@ def all_forecasts(quick: bool) -> list[Forecast]:
             "bgnbd-open-0_2020-03-09_H30",
         }
         out = [f for f in out if f.key in keep]
+    return out
+
+
+def _short_history(shape: str) -> list[tuple[pd.Timestamp, int]]:
+    """Forecasts whose newest training cutoff T - H lies 3 or 14 days after the log's start
+    (a young log and a long horizon: 2 months of history and H = 60 reach it), H = 30 or 60,
+    with the label window inside the log."""
+    end = START + pd.Timedelta(weeks=SHOPS[shape].weeks)
+    out = []
+    for days, h in ((3, 30), (14, 30), (3, 60), (14, 60)):
+        t = START + pd.Timedelta(days=days + h)
+        if t + pd.Timedelta(days=h) <= end:
+            out.append((t, h))
     return out
 
 

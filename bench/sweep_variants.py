@@ -180,7 +180,34 @@ def _quarters_by_history(full_at: float) -> Callable[[Context], pd.Series]:
     return run
 
 
+def _short_without(drop: tuple[int, ...], below: float = 0.25) -> Callable[[Context], pd.Series]:
+    """The quarters, minus the members at positions ``drop`` (0 spline, 1 linear, 2 RFM,
+    3 BG/NBD) when the training history ratio is under ``below`` (``history_note`` fires).
+    Ranks only (no calibration)."""
+
+    def run(ctx: Context) -> pd.Series:
+        from churn_core.blend import BlendedLogistic, FixedLogOdds
+        from churn_core.model import build_pipeline, raw_scores
+
+        pipe = build_pipeline(ctx.config.model, ctx.train.feature_names)
+        pipe.fit(ctx.train.X, ctx.train.y)
+        clf = pipe.named_steps["clf"]
+        index = pd.Index(ctx.score.user_id.astype(str))
+        whole = isinstance(clf, BlendedLogistic) and isinstance(clf.members_[-1], FixedLogOdds)
+        if not whole or history_ratio(ctx) >= below:
+            return pd.Series(raw_scores(pipe, ctx.score.X), index=index)
+        m = clf.member_scores(pipe[:-1].transform(ctx.score.X))
+        keep = [i for i in range(m.shape[1]) if i not in drop]
+        return pd.Series(m[:, keep].mean(axis=1), index=index)
+
+    run.changes = {"drop": drop, "below": below}
+    return run
+
+
 EXPERIMENTS: dict[str, Callable[[Context], pd.Series]] = {
+    "short_no_rfm": _short_without((2,)),
+    "short_bgnbd_only": _short_without((0, 1, 2)),
+    "short_no_rfm_half": _short_without((2,), 0.5),
     "qh_half": _quarters_by_history(0.5),
     "qh_quarter": _quarters_by_history(0.25),
     "pq_half_below_half": _with_p_quiet(lambda r: 0.5 if r < 0.5 else 0.0),

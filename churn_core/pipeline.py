@@ -94,8 +94,9 @@ class ChurnRun:
             f"The newest training cutoff had {trained:.0f} days of log history; the forecast "
             f"has {forecast:.0f} ({trained / forecast:.0%}). Labels need a complete "
             f"{self.config.label.horizon_days}-day window, so the model learned from users "
-            f"seen for a short time only: {how}. A shorter horizon or a longer log gives it "
-            "more to learn from."
+            f"seen for a short time only: {how}. Expect a noisier ranking than the backtest "
+            "shows, and probabilities that lean on the churn rate of those few days. A "
+            "shorter horizon or a longer log gives it more to learn from."
         )
 
     def targets(

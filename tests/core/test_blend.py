@@ -111,6 +111,7 @@ def test_run_warns_when_training_saw_a_small_share_of_the_history(tmp_path):
     assert short.history_days == pytest.approx((7.0, 63.0), abs=0.01)  # log starts 00:01
     assert "7 days of log history; the forecast has 63 (11%)" in short.history_note()
     assert "leans on BG/NBD's forecast" in short.history_note()
+    assert "noisier ranking" in short.history_note()
     cfg = ChurnConfig().with_(label={"horizon_days": 56}, model={"blend": "thirds"})
     thirds = train(log, cfg, as_of, score_all=False)
     assert "may not carry over" in thirds.history_note()  # no BG/NBD member to lean on
