@@ -204,7 +204,40 @@ def _short_without(drop: tuple[int, ...], below: float = 0.25) -> Callable[[Cont
     return run
 
 
+def _unclipped(columns: tuple[str, ...]) -> Callable[[Context], pd.Series]:
+    """The default with ``columns`` left unclipped in its linear and RFM members: the
+    slopes learned on recency extrapolate to users quiet for longer than any training row.
+    Ranks only (no calibration)."""
+
+    def run(ctx: Context) -> pd.Series:
+        from churn_core.model import RFM_COLUMNS, build_pipeline, raw_scores
+
+        pipe = build_pipeline(ctx.config.model, ctx.train.feature_names)
+        pipe.fit(ctx.train.X, ctx.train.y)
+        prep = pipe.named_steps["prep"]
+        names = {"agg": ctx.train.feature_names, "lin": ctx.train.feature_names}
+        names["rfm"] = RFM_COLUMNS
+        for member, cols in names.items():
+            step = prep.named_transformers_.get(member)
+            if step is None or "clip" not in getattr(step, "named_steps", {}):
+                continue
+            clip = step.named_steps["clip"]
+            for c in columns:
+                if c in cols:
+                    clip.low_[list(cols).index(c)] = -np.inf
+                    clip.high_[list(cols).index(c)] = np.inf
+        index = pd.Index(ctx.score.user_id.astype(str))
+        return pd.Series(raw_scores(pipe, ctx.score.X), index=index)
+
+    run.changes = {"unclipped": columns}
+    return run
+
+
 EXPERIMENTS: dict[str, Callable[[Context], pd.Series]] = {
+    "unclip_recency": _unclipped(("recency_days",)),
+    "unclip_recency_all": _unclipped(
+        ("recency_days", "days_since_purchase", "overdue_ratio", "recency_over_max_gap")
+    ),
     "short_no_rfm": _short_without((2,)),
     "short_bgnbd_only": _short_without((0, 1, 2)),
     "short_no_rfm_half": _short_without((2,), 0.5),
