@@ -30,6 +30,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -44,9 +45,15 @@ sys.path.insert(0, str(ROOT))
 from churn_core.datasets import synthetic_events  # noqa: E402
 from churn_core.purchase_logs import SHOPS, START, purchase_log  # noqa: E402
 
-REFEREE = ROOT.parent / "shared" / "referee" / "reference.py"
-if not REFEREE.exists():
-    REFEREE = Path("/work/shared/referee/reference.py")
+# ../shared beside the checkout (CI, the main clone) or beside a worktree's parent
+REFEREE = next(
+    (
+        p / "shared" / "referee" / "reference.py"
+        for p in (ROOT.parent, ROOT.parent.parent)
+        if (p / "shared" / "referee" / "reference.py").exists()
+    ),
+    ROOT.parent / "shared" / "referee" / "reference.py",
+)
 PY = sys.executable
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
@@ -601,7 +608,7 @@ def _table(rows: list[dict]) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--only", help="comma-separated case names")
-    ap.add_argument("--work", default="/tmp/referee_shapes")
+    ap.add_argument("--work", default=str(Path(tempfile.gettempdir()) / "referee_shapes"))
     ap.add_argument("--list", action="store_true")
     ap.add_argument("--grid", action="store_true", help="the short-history replenishment grid")
     a = ap.parse_args()
@@ -610,6 +617,8 @@ def main() -> None:
         for c in cases:
             print(f"{c.name:16} T={c.cutoff} H={c.horizon:3}  {c.note}")
         return
+    if not REFEREE.exists():
+        raise SystemExit(f"needs the referee at {REFEREE} (../shared beside the checkout)")
     wanted = set(a.only.split(",")) if a.only else None
     work = Path(a.work)
     work.mkdir(parents=True, exist_ok=True)
