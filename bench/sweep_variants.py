@@ -157,22 +157,36 @@ def _with_p_quiet(weight: Callable[[float], float]) -> Callable[[Context], pd.Se
     return run
 
 
+def _fitted_default(ctx: Context):
+    """(the default pipeline fitted on the training rows, the scored users' ids)."""
+    from churn_core.model import build_pipeline
+
+    pipe = build_pipeline(ctx.config.model, ctx.train.feature_names)
+    return pipe.fit(ctx.train.X, ctx.train.y), pd.Index(ctx.score.user_id.astype(str))
+
+
+def _quarter_scores(pipe, X: pd.DataFrame) -> np.ndarray | None:
+    """(n, 4): each member's log-odds when ``pipe`` is the blend of quarters, else None."""
+    from churn_core.blend import BlendedLogistic, FixedLogOdds
+
+    clf = pipe.named_steps["clf"]
+    if not (isinstance(clf, BlendedLogistic) and isinstance(clf.members_[-1], FixedLogOdds)):
+        return None
+    return clf.member_scores(pipe[:-1].transform(X))
+
+
 def _quarters_by_history(full_at: float) -> Callable[[Context], pd.Series]:
     """The quarters with BG/NBD's weight rising as the training history shrinks: w = 1/4 at
     history ratio r >= full_at, growing linearly to 1 at r = 0 (the learned members' 3/4
     share shrinks alike). Ranks only (no calibration): ROC/PR are unchanged by it."""
 
     def run(ctx: Context) -> pd.Series:
-        from churn_core.blend import BlendedLogistic, FixedLogOdds
-        from churn_core.model import build_pipeline, raw_scores
+        from churn_core.model import raw_scores
 
-        pipe = build_pipeline(ctx.config.model, ctx.train.feature_names)
-        pipe.fit(ctx.train.X, ctx.train.y)
-        clf = pipe.named_steps["clf"]
-        index = pd.Index(ctx.score.user_id.astype(str))
-        if not (isinstance(clf, BlendedLogistic) and isinstance(clf.members_[-1], FixedLogOdds)):
+        pipe, index = _fitted_default(ctx)
+        m = _quarter_scores(pipe, ctx.score.X)
+        if m is None:
             return pd.Series(raw_scores(pipe, ctx.score.X), index=index)
-        m = clf.member_scores(pipe[:-1].transform(ctx.score.X))
         w = 0.25 + 0.75 * max(0.0, 1.0 - history_ratio(ctx) / full_at)
         return pd.Series((1 - w) * m[:, :-1].mean(axis=1) + w * m[:, -1], index=index)
 
@@ -186,17 +200,12 @@ def _short_without(drop: tuple[int, ...], below: float = 0.25) -> Callable[[Cont
     Ranks only (no calibration)."""
 
     def run(ctx: Context) -> pd.Series:
-        from churn_core.blend import BlendedLogistic, FixedLogOdds
-        from churn_core.model import build_pipeline, raw_scores
+        from churn_core.model import raw_scores
 
-        pipe = build_pipeline(ctx.config.model, ctx.train.feature_names)
-        pipe.fit(ctx.train.X, ctx.train.y)
-        clf = pipe.named_steps["clf"]
-        index = pd.Index(ctx.score.user_id.astype(str))
-        whole = isinstance(clf, BlendedLogistic) and isinstance(clf.members_[-1], FixedLogOdds)
-        if not whole or history_ratio(ctx) >= below:
+        pipe, index = _fitted_default(ctx)
+        m = _quarter_scores(pipe, ctx.score.X) if history_ratio(ctx) < below else None
+        if m is None:
             return pd.Series(raw_scores(pipe, ctx.score.X), index=index)
-        m = clf.member_scores(pipe[:-1].transform(ctx.score.X))
         keep = [i for i in range(m.shape[1]) if i not in drop]
         return pd.Series(m[:, keep].mean(axis=1), index=index)
 
@@ -210,10 +219,9 @@ def _unclipped(columns: tuple[str, ...]) -> Callable[[Context], pd.Series]:
     Ranks only (no calibration)."""
 
     def run(ctx: Context) -> pd.Series:
-        from churn_core.model import RFM_COLUMNS, build_pipeline, raw_scores
+        from churn_core.model import RFM_COLUMNS, raw_scores
 
-        pipe = build_pipeline(ctx.config.model, ctx.train.feature_names)
-        pipe.fit(ctx.train.X, ctx.train.y)
+        pipe, index = _fitted_default(ctx)
         prep = pipe.named_steps["prep"]
         names = {"agg": ctx.train.feature_names, "lin": ctx.train.feature_names}
         names["rfm"] = RFM_COLUMNS
@@ -222,11 +230,8 @@ def _unclipped(columns: tuple[str, ...]) -> Callable[[Context], pd.Series]:
             if step is None or "clip" not in getattr(step, "named_steps", {}):
                 continue
             clip = step.named_steps["clip"]
-            for c in columns:
-                if c in cols:
-                    clip.low_[list(cols).index(c)] = -np.inf
-                    clip.high_[list(cols).index(c)] = np.inf
-        index = pd.Index(ctx.score.user_id.astype(str))
+            for i in (list(cols).index(c) for c in columns if c in cols):
+                clip.low_[i], clip.high_[i] = -np.inf, np.inf
         return pd.Series(raw_scores(pipe, ctx.score.X), index=index)
 
     run.changes = {"unclipped": columns}
