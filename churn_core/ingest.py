@@ -42,11 +42,10 @@ from churn_core.errors import EventDataError, Problem
 from churn_core.events import PURCHASE, EventLog, ValidationReport
 from churn_core.fields import COLUMN_FIELDS, FLAGS, TIME_FORMAT_EXAMPLES, mapping_field
 from churn_core.layouts import (
-    SYNONYMS,
     DetectedSchema,
     category_fallback,
     detect_schema,
-    norm_name,
+    named_column,
     normalise_events,
 )
 from churn_core.loading import read_events
@@ -131,7 +130,7 @@ def _drop_personal_columns(
     """``raw`` without the personal-data columns that ``schema`` does not name on purpose."""
     named = {getattr(schema, f, None) for f in COLUMN_FIELDS} - {None, ""}
     # a header such as "user_id" maps that column by its name, whatever its values look like
-    by_header = None if schema.user_col else _user_column_by_name(raw)
+    by_header = None if schema.user_col else named_column(raw.columns, "user_col")
     personal = [
         p
         for p in find_personal_columns(raw)
@@ -143,15 +142,6 @@ def _drop_personal_columns(
     out = raw.loc[:, ~raw.columns.astype(str).isin([p.column for p in personal])]
     out.attrs.update(attrs)
     return out, personal
-
-
-def _user_column_by_name(raw: pd.DataFrame) -> str | None:
-    """The column whose header names it the user id (``user_id``, ``customer_id``, ...), as
-    :func:`detect_schema` picks it: its values are the ids, e-mail addresses included."""
-    by_norm: dict[str, str] = {}
-    for col in raw.columns:
-        by_norm.setdefault(norm_name(col), str(col))
-    return next((by_norm[s] for s in SYNONYMS["user_col"] if s in by_norm), None)
 
 
 class _Validation:

@@ -214,9 +214,7 @@ def detect_schema(raw: pd.DataFrame, schema: SchemaConfig = _DEFAULT_SCHEMA) -> 
     ``time_format`` is inferred from the values when the layout does not fix it; it stays
     ``None`` when the values cannot tell (e.g. dates that read both day-first and month-first).
     """
-    by_norm: dict[str, str] = {}
-    for col in raw.columns:
-        by_norm.setdefault(norm_name(col), str(col))
+    by_norm = _by_norm(raw.columns)
     layout, preset = _match_layout(raw, set(by_norm))
     found: dict[str, str | None] = {}
     guesses: dict[str, Guess] = {}
@@ -408,6 +406,20 @@ def _is_headerless_taobao(raw: pd.DataFrame) -> bool:
         return False
     values = set(raw.iloc[:1000, 3].dropna().astype(str).str.strip().unique())
     return bool(values) and values <= {"pv", "fav", "cart", "buy"}
+
+
+def _by_norm(columns: pd.Index) -> dict[str, str]:
+    """Normalised name -> the first column with that name."""
+    by_norm: dict[str, str] = {}
+    for col in columns:
+        by_norm.setdefault(norm_name(col), str(col))
+    return by_norm
+
+
+def named_column(columns: pd.Index, fld: str) -> str | None:
+    """The column a known name maps to ``fld`` (e.g. ``customer_id`` for ``user_col``), as
+    :func:`detect_schema` picks it by name; None when no header is one of its synonyms."""
+    return _by_synonym(_by_norm(columns), SYNONYMS[fld], set())
 
 
 def _by_synonym(by_norm: dict[str, str], synonyms: tuple[str, ...], taken: set) -> str | None:
