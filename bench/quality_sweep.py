@@ -55,7 +55,7 @@ import churn_core.evaluation  # noqa: E402, F401  (load every core module before
 from churn_core.config import ChurnConfig, SchemaConfig  # noqa: E402
 from churn_core.events import EventLog  # noqa: E402
 from churn_core.features import pick_event_types  # noqa: E402
-from churn_core.labels import build_labels, training_cutoffs  # noqa: E402
+from churn_core.labels import build_labels, helper_cutoffs, training_cutoffs  # noqa: E402
 from churn_core.metrics import paired_differences  # noqa: E402
 from churn_core.purchase_logs import SHOPS, START, purchase_log  # noqa: E402
 from churn_core.purchase_logs import forecasts as purchase_forecasts  # noqa: E402
@@ -111,7 +111,8 @@ def variant_rfm(ctx: Context) -> pd.Series:
     """The reference: RFM + logistic regression on the same cutoffs (``evaluate``'s baseline)."""
     from churn_core.model import rfm_pipeline
 
-    model = rfm_pipeline().fit(ctx.train.X, ctx.train.y)
+    train = ctx.train.graded_only()  # the requested horizon only, as the referee fits it
+    model = rfm_pipeline().fit(train.X, train.y)
     p = model.predict_proba(ctx.score.X)[:, 1]
     return pd.Series(p, index=pd.Index(ctx.score.user_id.astype(str)))
 
@@ -343,7 +344,8 @@ def forecast_tables(fc: Forecast, cache: Path) -> tuple[Context, pd.Series]:
         truth.index = truth.index.astype(str)
         event_types = pick_event_types(hist.frame)
         cutoffs = training_cutoffs(hist, cfg.label, fc.cutoff)
-        train = training_table(hist, cfg.label, cutoffs, event_types)
+        helpers = helper_cutoffs(hist, cfg.label, fc.cutoff, cutoffs)  # as ``train`` builds it
+        train = training_table(hist, cfg.label, cutoffs, event_types, helpers=helpers)
         score = scoring_table(hist, fc.cutoff, event_types, None, fc.horizon)
         return Context(train, score, cfg, event_types, hist.has_amount, fc.cutoff), truth
 

@@ -136,7 +136,8 @@ def variant_tune_c(ctx: Context) -> pd.Series:
 
 def history_ratio(ctx: Context) -> float:
     """Days of log history at the newest training cutoff over those at the forecast cutoff."""
-    return float(ctx.train.X["history_days"].max() / ctx.score.X["history_days"].max())
+    graded = ctx.train.graded_only()  # helper rows (a shorter horizon) see more history
+    return float(graded.X["history_days"].max() / ctx.score.X["history_days"].max())
 
 
 def _logit(p: np.ndarray) -> np.ndarray:

@@ -122,10 +122,16 @@ def cross_validate(
 
     Each fold's probabilities come from a calibrator fitted on the other folds'
     out-of-fold scores. Returns the result and the calibrator fitted on all of them.
+    Helper rows (not ``table.graded``) are fitted on in every fold but neither graded nor
+    calibrated on: the metrics and probabilities are for the requested horizon.
     ``pool`` (``fit_pool``): fit the folds side by side.
     """
     oof, val_sets = out_of_fold_scores(table, model_cfg, encoder_cfg, progress, pool)
-    y = table.target()
+    graded = table.graded_mask()  # helper rows (a shorter horizon) train the folds only
+    at = np.cumsum(graded) - 1  # a graded row's position among the graded rows
+    val_sets = [at[va[graded[va]]] for va in val_sets]
+    val_sets = [va for va in val_sets if len(va)]
+    oof, y = oof[graded], table.target()[graded]
     prob = np.zeros_like(oof)
     for va in val_sets:
         rest = np.setdiff1d(np.arange(len(y)), va)
@@ -361,15 +367,17 @@ def search(
         else [grid[i] for i in rng.choice(len(grid), model_cfg.search_iter, replace=False)]
     )
     rows = []
+    graded = table.graded_mask()  # graded like cross_validate: the requested horizon only
     for i, params in enumerate(tried):
         cfg = replace(model_cfg, **params)
         oof, _ = out_of_fold_scores(table, cfg, encoder_cfg, pool=pool)
+        oof, y = oof[graded], table.target()[graded]
         p = 1 / (1 + np.exp(-np.clip(oof, -30, 30)))
         rows.append(
             {
                 **params,
-                "roc_auc": roc_auc_score(table.target(), oof),
-                "log_loss_uncalibrated": log_loss(table.target(), np.clip(p, 1e-6, 1 - 1e-6)),
+                "roc_auc": roc_auc_score(y, oof),
+                "log_loss_uncalibrated": log_loss(y, np.clip(p, 1e-6, 1 - 1e-6)),
             }
         )
         if progress:

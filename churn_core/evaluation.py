@@ -17,7 +17,7 @@ from churn_core.config import ChurnConfig, EncoderConfig, ModelConfig
 from churn_core.crossval import cross_validate, fit_final
 from churn_core.events import EventLog
 from churn_core.features import pick_event_types
-from churn_core.labels import build_labels, summarise_labels, training_cutoffs
+from churn_core.labels import build_labels, helper_cutoffs, summarise_labels, training_cutoffs
 from churn_core.metrics import paired_differences, score_metrics
 from churn_core.model import rfm_pipeline
 from churn_core.pipeline import Progress, check_trainable, score_table
@@ -66,18 +66,19 @@ def evaluate(
     spec = config.label
     event_types = pick_event_types(hist.frame)
     cutoffs = training_cutoffs(hist, spec, cutoff)
+    helpers = helper_cutoffs(hist, spec, cutoff, cutoffs)  # as ``train`` fits the project
     # training and scoring tables per sequence length, built once and shared by every rung
     tables: dict[int | None, tuple[FeatureTable, FeatureTable]] = {}
 
     def tables_for(max_events: int | None) -> tuple[FeatureTable, FeatureTable]:
         if max_events not in tables:
             tables[max_events] = (
-                training_table(hist, spec, cutoffs, event_types, max_events),
+                training_table(hist, spec, cutoffs, event_types, max_events, helpers=helpers),
                 scoring_table(hist, cutoff, event_types, max_events, spec.horizon_days),
             )
         return tables[max_events]
 
-    agg_tab = tables_for(None)[0]
+    agg_tab = tables_for(None)[0].graded_only()  # the requested horizon's rows
     labels = summarise_labels(spec, cutoffs, agg_tab.cutoff, agg_tab.target())
     check_trainable(agg_tab, labels, spec.horizon_days)
     rows: list[dict[str, Any]] = []
@@ -158,6 +159,7 @@ def evaluate(
 
     t0 = time.perf_counter()
     tab, sc = tables_for(None)
+    tab = tab.graded_only()  # the baselines fit the requested horizon only, as the referee's
     grade(
         "baseline: recency alone",
         sc.user_id,

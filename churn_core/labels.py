@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
+
 import numpy as np
 import pandas as pd
 
@@ -34,6 +36,50 @@ def training_cutoffs(
         if t > first:
             out.append(t.floor("s"))
     return out
+
+
+SHORT_HISTORY = 0.25  # newest training cutoff under this share of the forecast's history: short
+
+
+@dataclass(frozen=True)
+class HelperCutoffs:
+    """Extra training cutoffs labelled over a shorter window, for fitting only.
+
+    Their rows teach the model how users seen for a while behave when the requested
+    horizon leaves its own cutoffs only days after the log starts. They are never graded:
+    cross-validation, calibration, the backtest and the baseline see the requested horizon.
+    """
+
+    spec: LabelSpec
+    cutoffs: list[pd.Timestamp]
+
+
+def helper_cutoffs(
+    log: EventLog | EventSource, spec: LabelSpec, as_of: pd.Timestamp, cutoffs: list[pd.Timestamp]
+) -> HelperCutoffs | None:
+    """Half-span cutoffs when the horizon leaves the newest training cutoff short of history.
+
+    Short: the newest of ``cutoffs`` sees under ``SHORT_HISTORY`` of the history before
+    ``as_of`` (a 60-day horizon on a log of 63 days). The users labelled there had a few
+    days to show their rhythm, and what separates churners among them does not carry to
+    users seen for months (docs/quality.md: it inverted the ranking on a shop that reorders
+    at regular gaps). The helper horizon is half the history, so its newest cutoff sees
+    half of it; None when the history is not short or the half-span would not be shorter
+    than the horizon.
+    """
+    if not cutoffs:
+        return None
+    as_of, start = pd.Timestamp(as_of), pd.Timestamp(log.start)
+    span = (as_of - start) / pd.Timedelta(days=1)
+    newest = (max(cutoffs) - start) / pd.Timedelta(days=1)
+    if span <= 0 or newest >= SHORT_HISTORY * span:
+        return None
+    horizon = max(7, int((span - spec.gap_days) // 2))
+    if horizon >= spec.horizon_days:
+        return None
+    helper = replace(spec, horizon_days=horizon, step_days=None)
+    found = training_cutoffs(log, helper, as_of)
+    return HelperCutoffs(helper, found) if found else None
 
 
 def eligible_users(log: EventLog | EventSource, spec: LabelSpec, cutoff: pd.Timestamp) -> pd.Index:

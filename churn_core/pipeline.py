@@ -24,14 +24,19 @@ from churn_core.errors import EventDataError
 from churn_core.events import EventLog
 from churn_core.features import pick_event_types
 from churn_core.fit_pool import fit_pool, submit
-from churn_core.labels import MIN_POSITIVES, summarise_labels, training_cutoffs
+from churn_core.labels import (
+    MIN_POSITIVES,
+    SHORT_HISTORY,
+    helper_cutoffs,
+    summarise_labels,
+    training_cutoffs,
+)
 from churn_core.metrics import CVResult
 from churn_core.model import ChurnModel
 from churn_core.table import FeatureTable, Progress, scoring_table, training_table
 from churn_core.targets import TargetList, describe_user, flag, score_frame, tier_legend
 
 log = logging.getLogger(__name__)
-SHORT_HISTORY = 0.25  # history_note: training history under this share of the forecast's
 
 
 @dataclass(frozen=True, eq=False)
@@ -54,6 +59,8 @@ class ChurnRun:
     has_amount: bool = False
     # days of log history before the newest training cutoff and before ``as_of``
     history_days: tuple[float, float] | None = None
+    # the shorter horizon of the helper rows the model was also fitted on (None: none)
+    helper_horizon: int | None = None
 
     def metadata(self) -> dict[str, str]:
         m, enc = self.config.model, self.config.encoder.kind
@@ -83,20 +90,27 @@ class ChurnRun:
             return None
         members = getattr(self.model.pipeline.named_steps["clf"], "members_", [])
         with_bgnbd = any(isinstance(m, FixedLogOdds) for m in members)
+        how = []
+        if self.helper_horizon:
+            how.append(
+                f"it also learned from users labelled over {self.helper_horizon} days at "
+                "cutoffs that see half the history"
+            )
         if with_bgnbd and self.config.model.clip_to_training:
-            how = (
+            how.append(
                 "it clips what lies beyond their range and leans on BG/NBD's forecast, fitted "
                 "on the whole history"
             )
         else:
-            how = "what it learned may not carry over to users seen for longer"
+            how.append("what it learned may not carry over to users seen for longer")
         return (
             f"The newest training cutoff had {trained:.0f} days of log history; the forecast "
             f"has {forecast:.0f} ({trained / forecast:.0%}). Labels need a complete "
-            f"{self.config.label.horizon_days}-day window, so the model learned from users "
-            f"seen for a short time only: {how}. Expect a noisier ranking than the backtest "
-            "shows, and probabilities that lean on the churn rate of those few days. A "
-            "shorter horizon or a longer log gives it more to learn from."
+            f"{self.config.label.horizon_days}-day window, so the {self.config.label.horizon_days}"
+            f"-day labels come from users seen for a short time only: {'; '.join(how)}. "
+            "Expect a noisier ranking than the backtest shows, and probabilities that lean on "
+            "the churn rate of those few days. A shorter horizon or a longer log gives it more "
+            "to learn from."
         )
 
     def targets(
@@ -174,6 +188,7 @@ def train(
     hist = log_.before(as_of)
     spec = config.label
     cutoffs = training_cutoffs(hist, spec, as_of)
+    helpers = helper_cutoffs(hist, spec, as_of, cutoffs)
     event_types = pick_event_types(hist.frame if isinstance(hist, EventLog) else hist)
     rows = hist
     if isinstance(hist, EventSource):
@@ -183,12 +198,19 @@ def train(
     horizon = spec.horizon_days
     say("labels and features", 0.0)
     table = training_table(
-        rows, spec, cutoffs, event_types, max_events, progress=lambda s, f: say(s, 0.2 * f)
+        rows,
+        spec,
+        cutoffs,
+        event_types,
+        max_events,
+        progress=lambda s, f: say(s, 0.2 * f),
+        helpers=helpers,
     )
     if rows is not hist:  # the sample's events are in the table now: free the engine's memory
         rows.engine.drop(rows.relation)  # type: ignore[union-attr]
-    labels = summarise_labels(spec, cutoffs, table.cutoff, table.target())
-    check_trainable(table, labels, spec.horizon_days)
+    graded = table.graded_only()  # the requested horizon (without helper rows)
+    labels = summarise_labels(spec, cutoffs, graded.cutoff, graded.target())
+    check_trainable(graded, labels, spec.horizon_days)
     timings["features"] = time.perf_counter() - t0
 
     model_cfg = config.model
@@ -212,8 +234,8 @@ def train(
         timings["cross_validation"] = time.perf_counter() - t1
         say("out-of-time backtest", 0.65)
         t1 = time.perf_counter()
-        oot = backtest(
-            sample,
+        oot = backtest(  # out of time on the requested horizon; helper rows are for the fit
+            sample.graded_only(),
             model_cfg,
             enc,
             spec.horizon_days,
@@ -268,6 +290,7 @@ def train(
         timings,
         hist.has_amount,
         history,
+        helpers.spec.horizon_days if helpers else None,
     )
 
 

@@ -12,6 +12,7 @@ from churn_core.config import LabelSpec
 from churn_core.engine.source import EventSource, as_source
 from churn_core.engine.sql import cutoff_us
 from churn_core.events import EventLog
+from churn_core.labels import HelperCutoffs
 
 SEQUENCE_COLUMN = "sequence"
 Progress = Callable[[str, float], None]
@@ -19,12 +20,17 @@ Progress = Callable[[str, float], None]
 
 @dataclass(frozen=True, eq=False)
 class FeatureTable:
-    """Rows of (user, cutoff): features ``X``, labels ``y`` (None when scoring)."""
+    """Rows of (user, cutoff): features ``X``, labels ``y`` (None when scoring).
+
+    ``graded`` marks the rows labelled over the requested horizon; the others are helper
+    rows from a shorter one (``labels.helper_cutoffs``), for fitting only. None: all graded.
+    """
 
     X: pd.DataFrame
     y: np.ndarray | None
     user_id: np.ndarray
     cutoff: np.ndarray  # datetime64 per row
+    graded: np.ndarray | None = None  # bool per row
 
     def target(self) -> np.ndarray:
         """The labels ``y`` of a training table (a scoring table has none: ValueError)."""
@@ -50,7 +56,33 @@ class FeatureTable:
     def take(self, rows: np.ndarray) -> FeatureTable:
         y = None if self.y is None else self.y[rows]
         X = self.X.iloc[rows].reset_index(drop=True)
-        return FeatureTable(X, y, self.user_id[rows], self.cutoff[rows])
+        graded = None if self.graded is None else self.graded[rows]
+        return FeatureTable(X, y, self.user_id[rows], self.cutoff[rows], graded)
+
+    def graded_mask(self) -> np.ndarray:
+        """True for the rows labelled over the requested horizon (see ``graded``)."""
+        if self.graded is None:
+            return np.ones(len(self.user_id), dtype=bool)
+        return self.graded
+
+    def graded_only(self) -> FeatureTable:
+        """The rows labelled over the requested horizon: what is graded and calibrated."""
+        if self.graded is None or self.graded.all():
+            return self
+        return self.take(np.flatnonzero(self.graded))
+
+    def with_helpers(self, helpers: FeatureTable) -> FeatureTable:
+        """These rows (graded) followed by ``helpers`` (fitting only), one table."""
+        if len(helpers.user_id) == 0:
+            return self
+        cols = self.X.columns
+        return FeatureTable(
+            pd.concat([self.X, helpers.X[cols]], ignore_index=True),
+            np.concatenate([self.target(), helpers.target()]),
+            np.concatenate([self.user_id, helpers.user_id]),
+            np.concatenate([self.cutoff, helpers.cutoff]),
+            np.r_[self.graded_mask(), np.zeros(len(helpers.user_id), dtype=bool)],
+        )
 
 
 def features_at(
@@ -85,12 +117,20 @@ def training_table(
     event_types: tuple[str, ...],
     max_events: int | None = None,
     progress: Progress | None = None,
+    helpers: HelperCutoffs | None = None,
 ) -> FeatureTable:
     """Stack labelled rows from every cutoff (in the order given, newest first by default).
 
     Labels and features for all cutoffs come from one query each (``engine.sql``).
+    ``helpers`` (``labels.helper_cutoffs``) appends rows labelled over its shorter horizon,
+    marked not ``graded``.
     """
-    return as_source(log).training_table(spec, cutoffs, event_types, max_events, progress)
+    source = as_source(log)
+    table = source.training_table(spec, cutoffs, event_types, max_events, progress)
+    if helpers is None or len(table.user_id) == 0:
+        return table
+    extra = source.training_table(helpers.spec, helpers.cutoffs, event_types, max_events)
+    return table.with_helpers(extra)
 
 
 def scoring_table(

@@ -112,9 +112,13 @@ def test_run_warns_when_training_saw_a_small_share_of_the_history(tmp_path):
     assert "7 days of log history; the forecast has 63 (11%)" in short.history_note()
     assert "leans on BG/NBD's forecast" in short.history_note()
     assert "noisier ranking" in short.history_note()
+    # it also fitted rows labelled over half the 63 days; graded are the 56-day rows only
+    assert short.helper_horizon == 31 and "labelled over 31 days" in short.history_note()
+    assert len(short.cv.y_true) == short.labels["eligible"].sum()
+    assert short.cv.y_true.sum() == short.labels["churned"].sum()
     cfg = ChurnConfig().with_(label={"horizon_days": 56}, model={"blend": "thirds"})
     thirds = train(log, cfg, as_of, score_all=False)
     assert "may not carry over" in thirds.history_note()  # no BG/NBD member to lean on
     fine = train(log, ChurnConfig().with_(label={"horizon_days": 14}), as_of, score_all=False)
     assert fine.history_days == pytest.approx((49.0, 63.0), abs=0.01)
-    assert fine.history_note() is None
+    assert fine.history_note() is None and fine.helper_horizon is None

@@ -4,7 +4,13 @@ import pandas as pd
 import pytest
 
 from churn_core.config import LabelSpec
-from churn_core.labels import build_labels, eligible_users, label_summary, training_cutoffs
+from churn_core.labels import (
+    build_labels,
+    eligible_users,
+    helper_cutoffs,
+    label_summary,
+    training_cutoffs,
+)
 from tests.conftest import make_log
 
 T = pd.Timestamp("2024-03-01")
@@ -103,3 +109,41 @@ def test_retail_label_counts_match_the_data_readme(retail_log):
 def test_tmall_label_counts_match_the_data_readme(tmall_log):
     y = build_labels(tmall_log, LabelSpec(horizon_days=31), pd.Timestamp("2013-07-16"))
     assert (len(y), int(y.sum())) == (860, 53)
+
+
+def _daily_log(days: int):
+    """One purchase a day from 2024-01-01 for ``days`` days, two users."""
+    rows = [
+        (u, str(pd.Timestamp("2024-01-01") + pd.Timedelta(days=d)), "purchase", 1.0)
+        for d in range(days)
+        for u in ("a", "b")
+    ]
+    return make_log(rows)
+
+
+def test_helper_cutoffs_when_the_horizon_leaves_the_newest_cutoff_short_of_history():
+    """As of day 63 with H = 56 the newest cutoff sees 7 of 63 days (11 %): helper rows are
+    labelled over half the history (31 days), their windows close by as_of, and their
+    newest cutoff sees half the history. With H = 14 (49 of 63 days) there are none."""
+    log = _daily_log(63)
+    as_of = pd.Timestamp("2024-03-04")  # 63 days after the first event
+    spec = LabelSpec(horizon_days=56, step_days=30)
+    helpers = helper_cutoffs(log, spec, as_of, training_cutoffs(log, spec, as_of))
+    assert helpers is not None and helpers.spec.horizon_days == 31
+    assert helpers.spec.step_days is None  # the helper's own step (max(7, 31 // 3) = 10)
+    assert helpers.cutoffs == [as_of - pd.Timedelta(days=d) for d in (31, 41, 51, 61)]
+    assert all(c + pd.Timedelta(days=31) <= as_of for c in helpers.cutoffs)
+    fine = LabelSpec(horizon_days=14)
+    assert helper_cutoffs(log, fine, as_of, training_cutoffs(log, fine, as_of)) is None
+
+
+def test_no_helper_cutoffs_when_half_the_history_is_not_shorter_than_the_horizon():
+    log = _daily_log(12)
+    as_of = pd.Timestamp("2024-01-13")  # 12 days; H = 7 leaves the newest cutoff 5 days
+    spec = LabelSpec(horizon_days=7)
+    cuts = training_cutoffs(log, spec, as_of)
+    assert cuts and helper_cutoffs(log, spec, as_of, cuts) is None  # 5 / 12 days: not short
+    as_of = pd.Timestamp("2024-01-09")  # 8 days; the newest cutoff sees 1 (short), but the
+    cuts = training_cutoffs(log, spec, as_of)  # helper horizon would be max(7, 8 // 2) = 7
+    assert cuts and helper_cutoffs(log, spec, as_of, cuts) is None
+    assert helper_cutoffs(log, spec, as_of, []) is None

@@ -96,3 +96,17 @@ def test_whole_run_ignores_events_after_as_of():
     # differ by ~1e-15. A leak moves probabilities by far more than 1e-12 (see the
     # planted-events tests above, which do change the tables).
     np.testing.assert_allclose(a.cv.y_prob, b.cv.y_prob, rtol=1e-12, atol=0)
+
+
+def test_helper_rows_of_a_short_history_ignore_events_after_as_of():
+    """A young log with a long horizon: the run also fits helper rows labelled over half
+    the history (``labels.helper_cutoffs``). Their windows close by as_of too: events
+    planted from as_of on change neither the scores nor the cross-validated probabilities."""
+    log = _base_log(n_users=400)
+    as_of = pd.Timestamp("2023-02-15")  # ~45 days of log; H = 40 leaves the newest cutoff 5
+    cfg = ChurnConfig().with_(label={"horizon_days": 40})
+    a = train(log, cfg, as_of)
+    assert a.helper_horizon == 22 and a.history_days[0] < 0.25 * a.history_days[1]
+    b = train(_plant(log, as_of), cfg, as_of)
+    pd.testing.assert_frame_equal(a.scores, b.scores)
+    np.testing.assert_allclose(a.cv.y_prob, b.cv.y_prob, rtol=1e-12, atol=0)

@@ -21,7 +21,8 @@ from churn_core.ingest import load_events
 from churn_core.purchase_logs import START, purchase_log
 
 RFM = "baseline: RFM + logistic regression"
-SMALL = {"open": 16_000, "cohort": 23_570}  # customers generated (open: about 40 % in the log)
+# customers generated (open: about 40 % in the log)
+SMALL = {"open": 16_000, "cohort": 23_570, "replenish": 15_000}
 
 
 @pytest.fixture(scope="module")
@@ -66,3 +67,19 @@ def test_default_not_below_rfm_logreg_when_training_saw_little_history(
     log = load_events(path)
     cfg = ChurnConfig().with_(label={"horizon_days": horizon})
     _check_not_below_rfm(evaluate(log, cfg, START + pd.Timedelta(weeks=week)))
+
+
+@pytest.mark.parametrize(("seed", "days", "horizon"), [(1, 33, 30), (0, 63, 60)])
+def test_default_not_below_rfm_logreg_on_a_young_replenishment_shop(tmp_path, seed, days, horizon):
+    """A shop whose customers reorder at regular gaps (``purchase_logs`` "replenish"), seen
+    for a month or two, with the newest training cutoff 3 days after the log starts. Fitted on
+    those labels alone, the default ranked worse than chance (0.465 and 0.446 ROC-AUC; RFM +
+    logreg 0.528 and 0.437): users seen for three days have not shown their rhythm. The rows
+    labelled over half the history (``labels.helper_cutoffs``) carry it: 0.617 and 0.632."""
+    path = tmp_path / "replenish.csv"
+    purchase_log("replenish", seed, users=SMALL["replenish"]).to_csv(path, index=False)
+    log = load_events(path)
+    cfg = ChurnConfig().with_(label={"horizon_days": horizon})
+    report = evaluate(log, cfg, START + pd.Timedelta(days=days))
+    _check_not_below_rfm(report)
+    assert report.iloc[0]["roc_auc"] > 0.55
