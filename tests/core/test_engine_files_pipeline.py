@@ -100,6 +100,19 @@ def test_train_on_a_source_equals_train_on_the_log(retail, trained):
     )
 
 
+def test_a_short_history_source_fits_the_same_helper_rows_as_the_log(retail):
+    """Two months of retail with H = 60: the newest training cutoff sees under 2 of 62 days,
+    so both paths also fit rows labelled over 30 days (``labels.helper_cutoffs``), the same."""
+    as_of, cfg = pd.Timestamp("2011-02-01"), CHEAP.with_(label={"horizon_days": 60})
+    on_log = train(retail, cfg, as_of)
+    on_source = train(open_source(DEMO), cfg, as_of)
+    assert on_log.helper_horizon == on_source.helper_horizon == 30
+    pd.testing.assert_frame_equal(on_source.labels, on_log.labels)
+    np.testing.assert_allclose(
+        on_source.scores["churn_probability"], on_log.scores["churn_probability"], rtol=1e-6
+    )
+
+
 def test_scoring_a_source_in_batches_keeps_every_score_and_the_riskiest_features(retail, trained):
     """A file source is scored batch by batch: the same scores for every user, and the
     feature rows of the riskiest ``batch_users`` users (a prefix of the scores)."""

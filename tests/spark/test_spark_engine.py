@@ -93,15 +93,19 @@ def test_spark_labels_and_features_equal_duckdb_and_numpy(spark_retail, retail_c
     assert got.X["monetary"].sum() > 0 and 0.2 < got.y.mean() < 0.8  # real values
 
 
-def test_spark_trains_the_local_model(spark_retail, retail_log):
-    """``train --engine spark`` = ``pipeline.train`` on the Spark source: same scores."""
+@pytest.mark.parametrize("as_of", [None, "2011-02-01"])
+def test_spark_trains_the_local_model(spark_retail, retail_log, as_of):
+    """``train --engine spark`` = ``pipeline.train`` on the Spark source: same scores. As of
+    2011-02-01 (two months of history, H = 60) both also fit the same helper rows."""
     from churn_core.engine.spark_train import train_spark
     from churn_core.pipeline import train
 
     cfg = ChurnConfig(label=LabelSpec(horizon_days=60, n_cutoffs=2))
-    got, want = train_spark(spark_retail, cfg), train(retail_log, cfg)
+    at = None if as_of is None else pd.Timestamp(as_of)
+    got, want = train_spark(spark_retail, cfg, at), train(retail_log, cfg, at)
+    assert got.helper_horizon == want.helper_horizon == (None if as_of is None else 30)
     both = want.scores.merge(got.scores, on="user_id", validate="1:1")
-    assert len(both) == len(want.scores) == len(got.scores) > 4_000
+    assert len(both) == len(want.scores) == len(got.scores) > (4_000 if as_of is None else 1_000)
     assert np.abs(both["churn_probability_x"] - both["churn_probability_y"]).max() <= 1e-6
     assert got.cv.summary.loc["roc_auc", "mean"] == pytest.approx(
         want.cv.summary.loc["roc_auc", "mean"], abs=1e-9
