@@ -46,7 +46,7 @@ class HelperCutoffs:
     """Extra training cutoffs labelled over a shorter window, for fitting only.
 
     Their rows teach the model how users seen for a while behave when the requested
-    horizon leaves its own cutoffs only days after the log starts. They are never graded:
+    horizon leaves its own cutoffs a small share of the log's history. They are never graded:
     cross-validation, calibration, the backtest and the baseline see the requested horizon.
     """
 
