@@ -5,6 +5,10 @@ weights between the spline model and RFM + logistic regression, a C search, equa
 before the blend had them, and BG/NBD's forecast mixed in by how short the training history
 is. Each takes the sweep's ``Context`` (training rows and users to score, nothing later) and
 returns scores indexed by user id; the sweep caches and grades them like its own variants.
+
+On short-history forecasts ``ctx.train`` also holds the helper rows (``labels.helper_cutoffs``,
+marked not ``graded``), as the default's training does: a variant rerun today is measured on
+top of them. The figures in docs/quality.md for the variants here predate the helper rows.
 """
 
 from __future__ import annotations
