@@ -6,6 +6,7 @@ import base64
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 
 pytest.importorskip("streamlit")
@@ -155,3 +156,27 @@ def test_explanations_then_drill_down(trained):
     assert {"reason_1", "reason_2", "reason_3"} <= set(table.columns)
     assert table["reason_1"].notna().all()
     assert len(at.get("plotly_chart")) == 2  # user timeline + waterfall
+
+
+def test_a_young_log_with_a_long_horizon_says_what_the_model_learned_from():
+    """Nine weeks of a purchase-only shop, H = 56: the newest training cutoff sees a week.
+    The model page warns, and names the helper rows (31-day labels) the run also fitted."""
+    from churn_core.purchase_logs import START, purchase_log
+
+    frame = purchase_log("open", 0, users=3000)
+    young = frame[frame["timestamp"] < START + pd.Timedelta(days=63)]
+    at = open_app()
+    at.file_uploader(key="upload").upload(
+        "young.csv", young.to_csv(index=False).encode(), "text/csv"
+    )
+    at.run()
+    assert not at.exception, at.exception
+    at.switch_page("churn_app/pages/model.py").run()
+    at.slider(key="cv_folds").set_value(2)
+    at.slider(key="horizon").set_value(56)
+    next(b for b in at.button if b.label == "Train").click().run()
+    at = wait_until(at, lambda a: a.session_state["run"] is not None)
+    run = at.session_state["run"]
+    assert run.helper_horizon == 31
+    notes = [w.value for w in at.warning if "newest training cutoff" in w.value]
+    assert notes and "labelled over 31 days" in notes[0], [w.value for w in at.warning]
