@@ -57,7 +57,14 @@ from churn_core.events import EventLog  # noqa: E402
 from churn_core.features import pick_event_types  # noqa: E402
 from churn_core.labels import build_labels, helper_cutoffs, training_cutoffs  # noqa: E402
 from churn_core.metrics import paired_differences  # noqa: E402
-from churn_core.purchase_logs import SHOPS, START, purchase_log  # noqa: E402
+from churn_core.purchase_logs import (  # noqa: E402
+    SALE_WEEK,
+    SHOPS,
+    START,
+    purchase_log,
+    sale_forecasts,
+    with_sale,
+)
 from churn_core.purchase_logs import forecasts as purchase_forecasts  # noqa: E402
 from churn_core.table import FeatureTable, scoring_table, training_table  # noqa: E402
 
@@ -73,7 +80,9 @@ TABLE_MODULES = (
 class Forecast:
     """One leak-free forecast: a log, a cutoff and a horizon."""
 
-    log: str  # "retail", "retailmin", "tmall", "synth-<seed>-<days>" or "bgnbd-<shape>-<seed>"
+    # "retail", "retailmin", "tmall", "synth-<seed>-<days>", "bgnbd-<shape>-<seed>" or
+    # "sale-<shape>-<seed>" (the same shop with a sale week of one-off buyers)
+    log: str
     cutoff: pd.Timestamp
     horizon: int
 
@@ -208,6 +217,9 @@ def all_forecasts(quick: bool) -> list[Forecast]:
         for seed in (0, 1):
             out += [Forecast(f"bgnbd-{shape}-{seed}", t, h) for t, h in purchase_forecasts(shape)]
             out += [Forecast(f"bgnbd-{shape}-{seed}", t, h) for t, h in _short_history(shape)]
+    for shape in SALE_WEEK:  # the same shops with a sale week of one-off buyers before T - H
+        for seed in (0, 1):
+            out += [Forecast(f"sale-{shape}-{seed}", t, h) for t, h in sale_forecasts(shape)]
     if quick:
         keep = {
             "retail_2011-06-01_H90",
@@ -249,10 +261,15 @@ def load_log(name: str) -> EventLog:
             _LOGS[name] = load_demo()
         elif name == "retailmin":
             _LOGS[name] = load_events(_minimal_retail(), name="retailmin.csv")
-        elif name.startswith("bgnbd-"):
-            _, shape, seed = name.split("-")
+        elif name.startswith(("bgnbd-", "sale-")):
+            kind, shape, seed = name.split("-")
             code = _hash(_sources(("purchase_logs.py",)))
-            path = _written(f"{name}-{code}.csv", lambda: purchase_log(shape, int(seed)))
+
+            def frame() -> pd.DataFrame:
+                shop = purchase_log(shape, int(seed))
+                return shop if kind == "bgnbd" else with_sale(shop, SALE_WEEK[shape], 0.25, 7)
+
+            path = _written(f"{name}-{code}.csv", frame)
             _LOGS[name] = load_events(path, name=f"{name}.csv")
         elif name == "tmall":
             path = shared_data() / "tmall-brand-rec-2014" / "tmall_brand_rec_2014.csv.gz"

@@ -243,7 +243,25 @@ def _unclipped(columns: tuple[str, ...]) -> Callable[[Context], pd.Series]:
     return run
 
 
+def _without(columns: tuple[str, ...]) -> Callable[[Context], pd.Series]:
+    """The default fitted and scored without ``columns`` (the RFM member keeps its own).
+    Ranks only (no calibration)."""
+
+    def run(ctx: Context) -> pd.Series:
+        from churn_core.model import build_pipeline, raw_scores
+
+        keep = [c for c in ctx.train.X.columns if c not in columns]
+        pipe = build_pipeline(ctx.config.model, [c for c in keep if c in ctx.train.feature_names])
+        pipe.fit(ctx.train.X[keep], ctx.train.y)
+        index = pd.Index(ctx.score.user_id.astype(str))
+        return pd.Series(raw_scores(pipe, ctx.score.X[keep]), index=index)
+
+    run.changes = {"without": columns}
+    return run
+
+
 EXPERIMENTS: dict[str, Callable[[Context], pd.Series]] = {
+    "no_tenure_share": _without(("tenure_over_history",)),
     "unclip_recency": _unclipped(("recency_days",)),
     "unclip_recency_all": _unclipped(
         ("recency_days", "days_since_purchase", "overdue_ratio", "recency_over_max_gap")

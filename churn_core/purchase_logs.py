@@ -102,6 +102,38 @@ def purchase_log(shape: str, seed: int, users: int | None = None) -> pd.DataFram
     return frame.sort_values(["timestamp", "user_id"], kind="stable").reset_index(drop=True)
 
 
+def with_sale(frame: pd.DataFrame, week: int, share: float, seed: int) -> pd.DataFrame:
+    """``frame`` plus a sale week: one-off buyers (``share`` of the log's customers, ids
+    ``S…``) who each buy once at some day of ``week`` (weeks after ``START``) and never return,
+    like a Black Friday cohort. Nothing in the shop's own process predicts them."""
+    rng = np.random.default_rng(seed)
+    n = int(share * frame["user_id"].nunique())
+    days = week * 7 + rng.uniform(0, 7, n)
+    sale = pd.DataFrame(
+        {
+            "user_id": [f"S{i:05d}" for i in range(n)],
+            "timestamp": (START + pd.to_timedelta(days, unit="D")).floor("D"),
+            "amount": np.round(frame["amount"].median() * rng.lognormal(0.0, 0.5, n), 2),
+        }
+    )
+    out = pd.concat([frame, sale], ignore_index=True)
+    return out.sort_values(["timestamp", "user_id"], kind="stable").reset_index(drop=True)
+
+
+SALE_WEEK = {"replenish": 6, "open": 4}  # the sale week of ``with_sale`` in the sweep's logs
+
+
+def sale_forecasts(shape: str) -> list[tuple[pd.Timestamp, int]]:
+    """(cutoff, horizon) pairs whose newest training cutoff T - H lies one to three weeks after
+    the sale week ``SALE_WEEK[shape]``: the sale's buyers are in the training rows as recent
+    customers, and at T as customers quiet for a while."""
+    week = SALE_WEEK[shape]
+    pairs = ((1, 30), (3, 30), (2, 60)) if shape == "replenish" else ((1, 28), (3, 28))
+    return [
+        (START + pd.Timedelta(weeks=week + after) + pd.Timedelta(days=h), h) for after, h in pairs
+    ]
+
+
 def forecasts(shape: str) -> list[tuple[pd.Timestamp, int]]:
     """(cutoff, horizon) pairs with 2–9 months of history before the cutoff, as in the hidden
     logs, and a complete label window inside the log."""

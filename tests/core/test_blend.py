@@ -17,7 +17,13 @@ from churn_core.datasets import synthetic_log
 from churn_core.features import pick_event_types
 from churn_core.ingest import load_events
 from churn_core.labels import training_cutoffs
-from churn_core.model import BGNBD_FORECAST, RFM_COLUMNS, build_pipeline, rfm_pipeline
+from churn_core.model import (
+    BGNBD_FORECAST,
+    RFM_COLUMNS,
+    UNMODELLED,
+    build_pipeline,
+    rfm_pipeline,
+)
 from churn_core.pipeline import train
 from churn_core.purchase_logs import START, purchase_log
 from churn_core.table import training_table
@@ -56,7 +62,11 @@ def test_blend_is_one_linear_score_with_the_baseline_and_bgnbd_among_its_members
     names = list(pipe[:-1].get_feature_names_out())
     assert names[-len(RFM_COLUMNS) - 1 : -1] == [f"{c}_rfm" for c in RFM_COLUMNS]
     assert names[-1] == f"{BGNBD_FORECAST}_odds"
-    assert sum(n.endswith("_lin") for n in names) == len(table.feature_names)
+    # every aggregate but the ones left out of the model (a cohort's tenure share drifts)
+    modelled = [c for c in table.feature_names if c not in UNMODELLED]
+    assert [n[: -len("_lin")] for n in names if n.endswith("_lin")] == modelled
+    assert "tenure_over_history" in table.feature_names and UNMODELLED == ("tenure_over_history",)
+    assert not any(n.startswith("tenure_over_history") for n in names)
 
 
 def test_blend_none_rfm_and_thirds_are_the_smaller_models(table):
