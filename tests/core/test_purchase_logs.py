@@ -5,7 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from churn_core.purchase_logs import SHOPS, START, forecasts, purchase_log
+from churn_core.purchase_logs import (
+    SALE_WEEK,
+    SHOPS,
+    START,
+    forecasts,
+    purchase_log,
+    sale_forecasts,
+    with_sale,
+)
 
 
 def _gap_variation(frame: pd.DataFrame) -> float:
@@ -36,3 +44,19 @@ def test_replenishment_gaps_are_regular_and_open_shop_gaps_memoryless():
     memoryless = _gap_variation(purchase_log("open", 0, users=4000))
     assert regular < 0.6 < memoryless  # Gamma(6) gaps: CV about 0.4; exponential: about 1
     assert np.isfinite(regular)
+
+
+def test_a_sale_week_adds_one_off_buyers_inside_that_week_only():
+    shop = purchase_log("replenish", 0, users=3000)
+    sale = with_sale(shop, SALE_WEEK["replenish"], 0.25, 7)
+    buyers = sale[sale["user_id"].str.startswith("S")]
+    assert len(buyers) == buyers["user_id"].nunique() == int(0.25 * shop["user_id"].nunique())
+    week = START + pd.Timedelta(weeks=SALE_WEEK["replenish"])
+    assert buyers["timestamp"].between(week, week + pd.Timedelta(days=7)).all()
+    assert sale["timestamp"].is_monotonic_increasing
+    pd.testing.assert_frame_equal(  # the shop's own rows are untouched
+        sale[~sale["user_id"].str.startswith("S")].reset_index(drop=True), shop
+    )
+    for cutoff, horizon in sale_forecasts("replenish"):  # T - H lies after the sale week
+        assert week + pd.Timedelta(days=7) <= cutoff - pd.Timedelta(days=horizon)
+        assert cutoff + pd.Timedelta(days=horizon) <= START + pd.Timedelta(weeks=26)
