@@ -30,6 +30,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import quality_sweep as qs  # noqa: E402
+from sweep_variants import history_ratio  # noqa: E402
 
 sys.modules["__main__"].Context = qs.Context  # the sweep's cache pickles them as __main__.*
 sys.modules["__main__"].Forecast = qs.Forecast
@@ -41,12 +42,6 @@ from churn_core.model import build_pipeline, raw_scores  # noqa: E402
 from churn_core.table import training_table  # noqa: E402
 
 BANDS = {"short": (0.0, 0.25), "mid": (0.25, 0.5), "rest": (0.25, np.inf)}
-
-
-def history_share(ctx: qs.Context) -> float:
-    """Days of history at the newest graded training cutoff over those at the forecast."""
-    graded = ctx.train.graded_only()
-    return float(graded.X["history_days"].max() / ctx.score.X["history_days"].max())
 
 
 def variants(fc: qs.Forecast, ctx: qs.Context, rule: str) -> tuple[int, dict[str, np.ndarray]]:
@@ -85,7 +80,7 @@ def main() -> None:
         if args.only and args.only not in fc.key:
             continue
         ctx, truth = qs.forecast_tables(fc, cache)
-        share = history_share(ctx)
+        share = history_ratio(ctx)
         if not low <= share < high:
             continue
         users = pd.Index(ctx.score.user_id.astype(str))

@@ -158,8 +158,7 @@ def evaluate(
         grade(label, users, score, time.perf_counter() - t0)
 
     t0 = time.perf_counter()
-    tab, sc = tables_for(None)
-    tab = tab.graded_only()  # the baselines fit the requested horizon only, as the referee's
+    tab, sc = agg_tab, tables_for(None)[1]  # the baselines fit the requested horizon only
     grade(
         "baseline: recency alone",
         sc.user_id,
