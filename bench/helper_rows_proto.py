@@ -44,13 +44,22 @@ from churn_core.table import training_table  # noqa: E402
 BANDS = {"short": (0.0, 0.25), "mid": (0.25, 0.5), "rest": (0.25, np.inf)}
 
 
-def variants(fc: qs.Forecast, ctx: qs.Context, rule: str) -> tuple[int, dict[str, np.ndarray]]:
-    """(helper horizon, raw scores of base / shrink / union on the scored users)."""
+def variants(
+    fc: qs.Forecast, ctx: qs.Context, rule: str, min_share: float = 0.0
+) -> tuple[int, dict[str, np.ndarray]]:
+    """(helper horizon, raw scores of base / shrink / union on the scored users); helper
+    cutoffs seeing under ``min_share`` of the forecast's history are left out."""
     hist = qs.load_log(fc.log).before(fc.cutoff)
     span = (fc.cutoff - pd.Timestamp(hist.start)) / pd.Timedelta(days=1)
     h = int(max(7, span // 2 if rule == "half-history" else fc.horizon // 2))
     spec = ChurnConfig().with_(label={"horizon_days": h}).label
-    helpers = training_table(hist, spec, training_cutoffs(hist, spec, fc.cutoff), ctx.event_types)
+    start = pd.Timestamp(hist.start)
+    cuts = [
+        c
+        for c in training_cutoffs(hist, spec, fc.cutoff)
+        if (c - start) / pd.Timedelta(days=1) >= min_share * span
+    ]
+    helpers = training_table(hist, spec, cuts, ctx.event_types)
     graded, cols, cfg = ctx.train.graded_only(), ctx.train.feature_names, ctx.config.model
     both_X = pd.concat([graded.X[cols], helpers.X[cols]], ignore_index=True)
     both_y = np.concatenate([graded.target(), helpers.target()])
@@ -69,6 +78,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--band", choices=list(BANDS), default="short")
     ap.add_argument("--horizon", choices=["half-history", "half-H"], default="half-history")
+    ap.add_argument(
+        "--min-share", type=float, default=0.0, help="leave out helper cutoffs under this share"
+    )
     ap.add_argument("--only", help="only forecasts whose key contains this text")
     ap.add_argument("--n-boot", type=int, default=200)
     ap.add_argument("--cache", default=str(Path(qs.tempfile.gettempdir()) / "churn_quality_sweep"))
@@ -86,7 +98,7 @@ def main() -> None:
         users = pd.Index(ctx.score.user_id.astype(str))
         y = truth.reindex(users).to_numpy().astype(float)
         ref = qs.forecast_scores(fc, qs.REFERENCE, cache)[0].reindex(users).to_numpy()
-        h, scores = variants(fc, ctx, args.horizon)
+        h, scores = variants(fc, ctx, args.horizon, args.min_share)
         for name, s in scores.items():
             d = paired_differences(y, s, ref, n_boot=args.n_boot)
             rows.append(

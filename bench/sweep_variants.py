@@ -260,7 +260,95 @@ def _without(columns: tuple[str, ...]) -> Callable[[Context], pd.Series]:
     return run
 
 
+def _mbgnbd_fit(x: np.ndarray, tx: np.ndarray, T: np.ndarray):
+    """MBG/NBD (Batislam et al. 2007) parameters (r, alpha, a, b) by maximum likelihood."""
+    from scipy.optimize import minimize
+    from scipy.special import gammaln
+
+    def nll(lp):
+        r, alpha, a, b = np.exp(lp)
+        a1 = gammaln(r + x) - gammaln(r) + r * np.log(alpha)
+        a2 = gammaln(a + b) + gammaln(b + x + 1) - gammaln(b) - gammaln(a + b + x + 1)
+        a3 = -(r + x) * np.log(alpha + T)
+        a4 = np.log(a) - np.log(b + x) + (r + x) * (np.log(alpha + T) - np.log(alpha + tx))
+        ll = a1 + a2 + a3 + np.logaddexp(a4, 0.0)
+        return -ll.mean() + 1e-4 * float(np.sum(lp**2))
+
+    if len(x) < 20 or x.sum() == 0:
+        return None
+    res = minimize(nll, np.log([0.5, 30.0, 1.0, 3.0]), method="L-BFGS-B", bounds=[(-8, 8)] * 4)
+    return tuple(np.exp(res.x)) if np.isfinite(res.fun) else None
+
+
+def _mbgnbd_apply(params, x, tx, T, horizon):
+    if params is None:
+        return np.full(len(x), 0.5), np.full(len(x), 0.5)
+    r, alpha, a, b = params
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        odds = a / (b + x) * ((alpha + T) / (alpha + tx)) ** (r + x)
+    p_alive = 1.0 / (1.0 + odds)
+    p_quiet = 1.0 - p_alive * (1.0 - ((alpha + T) / (alpha + T + horizon)) ** (r + x))
+    return np.nan_to_num(p_alive, nan=0.5), np.nan_to_num(p_quiet, nan=0.5)
+
+
+def _with_mbgnbd(table, horizon_of) -> object:
+    """``table`` with its two BG/NBD columns recomputed by MBG/NBD, fitted per cutoff."""
+    from dataclasses import replace as dc_replace
+
+    X = table.X.copy()
+    x = np.maximum(X["active_days"].to_numpy() - 1, 0.0)
+    tenure = X["tenure_days"].to_numpy()
+    tx = np.clip(tenure - X["recency_days"].to_numpy(), 0.0, None)
+    T = np.maximum(tenure, tx + 1e-6)
+    graded = table.graded_mask()
+    key = pd.Series(table.cutoff).astype(str).to_numpy() + np.where(graded, "g", "h")
+    alive, quiet = np.empty(len(X)), np.empty(len(X))
+    for k in pd.unique(key):
+        m = key == k
+        params = _mbgnbd_fit(x[m], tx[m], T[m])
+        alive[m], quiet[m] = _mbgnbd_apply(params, x[m], tx[m], T[m], horizon_of(graded[m][0]))
+    X["bgnbd_p_alive"], X["bgnbd_p_quiet"] = alive, quiet
+    return dc_replace(table, X=X)
+
+
+def variant_mbgnbd(ctx: Context) -> pd.Series:
+    """The default with BG/NBD's two columns from MBG/NBD (a one-off buyer may have
+    dropped out after the first purchase; BG/NBD keeps every one of them alive)."""
+    H = ctx.config.label.horizon_days
+    span = float(ctx.score.X["history_days"].iloc[0])
+    helper_h = max(7, int((span - ctx.config.label.gap_days) // 2))
+    train = _with_mbgnbd(ctx.train, lambda graded: H if graded else helper_h)
+    score = _with_mbgnbd(ctx.score, lambda graded: H)
+    return variant_project(
+        Context(train, score, ctx.config, ctx.event_types, ctx.has_amount, ctx.cutoff)
+    )
+
+
+def _with_one_off_recency(ctx: Context) -> pd.Series:
+    """The default plus ``one_off_days``: days since the only active day for users with one
+    (0 for the others), so the learned members may give single-purchase customers a recency
+    slope of their own. Ranks only (no calibration)."""
+    from dataclasses import replace as dc_replace
+
+    from churn_core.model import build_pipeline, raw_scores
+
+    def plus(table):
+        X = table.X.copy()
+        one = X["active_days"].to_numpy() == 1
+        X["one_off_days"] = np.where(one, X["recency_days"].to_numpy(), 0.0)
+        return dc_replace(table, X=X)
+
+    train, score = plus(ctx.train), plus(ctx.score)
+    pipe = build_pipeline(ctx.config.model, train.feature_names).fit(
+        train.X[train.feature_names], train.y
+    )
+    index = pd.Index(score.user_id.astype(str))
+    return pd.Series(raw_scores(pipe, score.X[train.feature_names]), index=index)
+
+
 EXPERIMENTS: dict[str, Callable[[Context], pd.Series]] = {
+    "mbgnbd": variant_mbgnbd,
+    "one_off_recency": _with_one_off_recency,
     "no_tenure_share": _without(("tenure_over_history",)),
     "unclip_recency": _unclipped(("recency_days",)),
     "unclip_recency_all": _unclipped(
