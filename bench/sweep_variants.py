@@ -2,9 +2,10 @@
 
 Model variants for ``bench/quality_sweep.py --variants NAME``: fixed and out-of-fold chosen
 weights between the spline model and RFM + logistic regression, a C search, equal thirds
-before the blend had them, and BG/NBD's forecast mixed in by how short the training history
-is. Each takes the sweep's ``Context`` (training rows and users to score, nothing later) and
-returns scores indexed by user id; the sweep caches and grades them like its own variants.
+before the blend had them, BG/NBD's forecast mixed in by how short the training history is,
+MBG/NBD in place of BG/NBD, and a recency column for single-purchase customers. Each takes
+the sweep's ``Context`` (training rows and users to score, nothing later) and returns scores
+indexed by user id; the sweep caches and grades them like its own variants.
 
 On short-history forecasts ``ctx.train`` also holds the helper rows (``labels.helper_cutoffs``,
 marked not ``graded``), as the default's training does: a variant rerun today is measured on
