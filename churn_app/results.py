@@ -29,6 +29,8 @@ def show_results(run) -> None:
         f"{summ.loc['roc_auc', 'mean']:.3f}",
         f"± {summ.loc['roc_auc', 'std']:.3f}",
         "off",
+        delta_arrow="off",  # a spread across folds, not a change
+        help="Mean over the cross-validation folds; ± their standard deviation.",
     )
     c[1].metric("CV PR AUC", f"{summ.loc['pr_auc', 'mean']:.3f}")
     if oot is not None:

@@ -8,6 +8,13 @@ from churn_app.state import EXPLANATION, POLICY, policy_kwargs
 from churn_core.targets import TargetList
 
 RULES = {"probability": "Probability threshold", "top_k": "Top K users", "budget": "Budget"}
+# how the tables show the per-user score columns (the downloads keep full precision)
+SCORE_FORMATS = {
+    "churn_probability": "%.3f",
+    "percentile": "%.1f",
+    "days_since_last_event": "%.0f",
+    "value_at_risk": "%.2f",
+}
 
 
 def explanation_for(run):

@@ -7,7 +7,7 @@ import streamlit as st
 from churn_app import charts
 from churn_app.campaign_state import recommended_for
 from churn_app.state import LOG, need_events_in_memory, need_run
-from churn_app.targeting import current_targets, explanation_for, policy_widgets
+from churn_app.targeting import SCORE_FORMATS, current_targets, explanation_for, policy_widgets
 
 st.title("At-risk users")
 run = need_run()
@@ -19,7 +19,8 @@ policy_widgets(run)
 targets = current_targets(run)
 head = targets.headline()
 c = st.columns(4)
-c[0].metric("Users flagged", f"{int(head['flagged']):,}", f"of {len(run.scores):,}", "off")
+flagged, scored = f"{int(head['flagged']):,}", f"of {len(run.scores):,}"
+c[0].metric("Users flagged", flagged, scored, "off", delta_arrow="off")
 c[1].metric("Expected churners among them", f"{head['expected_churners']:,.0f}")
 c[2].metric("Expected false alarms", f"{head['expected_false_alarms']:,.0f}")
 if "value_at_risk" in head:
@@ -35,11 +36,20 @@ st.dataframe(
     height=420,
     column_config={
         "churn_probability": st.column_config.ProgressColumn(
-            "churn probability", min_value=0.0, max_value=1.0, format="%.3f"
+            "churn probability",
+            min_value=0.0,
+            max_value=1.0,
+            format=SCORE_FORMATS["churn_probability"],
         ),
-        "percentile": st.column_config.NumberColumn("percentile", format="%.1f"),
-        "days_since_last_event": st.column_config.NumberColumn("days since last", format="%.0f"),
-        "value_at_risk": st.column_config.NumberColumn("value at risk", format="%.2f"),
+        "percentile": st.column_config.NumberColumn(
+            "percentile", format=SCORE_FORMATS["percentile"]
+        ),
+        "days_since_last_event": st.column_config.NumberColumn(
+            "days since last", format=SCORE_FORMATS["days_since_last_event"]
+        ),
+        "value_at_risk": st.column_config.NumberColumn(
+            "value at risk", format=SCORE_FORMATS["value_at_risk"]
+        ),
     },
     key="at_risk_table",
 )

@@ -101,15 +101,19 @@ m = st.columns(4)
 m[0].metric("Users", f"{log.n_users:,}")
 m[1].metric("Events", f"{log.n_events:,}")
 m[2].metric("From", f"{log.start:%Y-%m-%d}")
-m[3].metric("To", f"{log.end:%Y-%m-%d}", f"{(log.end - log.start).days} days", "off")
+m[3].metric(
+    "To", f"{log.end:%Y-%m-%d}", f"{(log.end - log.start).days} days", "off", delta_arrow="off"
+)
 
 left, right = st.columns([1, 2])
 with left:
     st.markdown("**Validation report**")
     st.markdown("\n".join(f"- {line}" for line in log.report.lines()))
     if log.report.dropped:
-        st.dataframe(
-            [{"reason": r, "rows dropped": n} for r, n in log.report.dropped], hide_index=True
+        st.dataframe(  # the count first: a narrow column must not hide it
+            [{"rows dropped": n, "reason": r} for r, n in log.report.dropped],
+            hide_index=True,
+            column_config={"rows dropped": st.column_config.NumberColumn(format="localized")},
         )
     st.markdown("**Personal data**")
     if log.report.personal_columns:
@@ -130,7 +134,10 @@ with left:
     st.markdown("**Events per type**")
     in_memory = isinstance(log, EventLog)
     counts = log.frame["event_type"].value_counts() if in_memory else log.event_type_counts()
-    st.dataframe(counts.rename("events"))
+    st.dataframe(
+        counts.rename("events"),
+        column_config={"events": st.column_config.NumberColumn(format="localized")},
+    )
 with right:
     if in_memory:
         st.plotly_chart(charts.events_per_day(log.frame))

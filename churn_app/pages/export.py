@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from churn_app.state import need_run
-from churn_app.targeting import RULES, current_targets, policy_kwargs
+from churn_app.targeting import RULES, SCORE_FORMATS, current_targets, policy_kwargs
 from churn_core.targets import TIERS, TargetList
 
 st.title("Export")
@@ -17,7 +17,16 @@ tiers = st.multiselect("Risk tiers to include", TIERS, list(TIERS), key="export_
 users = base.users.loc[base.users["risk_tier"].isin(tiers)].reset_index(drop=True)
 targets = TargetList(users, {**base.metadata, "policy": RULES[rule]})
 st.metric("Users in the list", f"{len(users):,}")
-st.dataframe(targets.with_metadata_columns().head(200), hide_index=True)
+PREVIEW_ROWS = 200
+st.dataframe(
+    targets.with_metadata_columns().head(PREVIEW_ROWS),
+    hide_index=True,
+    column_config={c: st.column_config.NumberColumn(c, format=f) for c, f in SCORE_FORMATS.items()},
+)
+st.caption(
+    f"The first {min(PREVIEW_ROWS, len(users)):,} of {len(users):,} rows, rounded for reading; "
+    "the downloads hold every row at full precision."
+)
 c = st.columns(2)
 c[0].download_button(
     "Download CSV",

@@ -34,6 +34,16 @@ def test_demo_loaded_on_first_start():
     assert log.n_users > 1000
     assert metric(at, "Users") == f"{log.n_users:,}"
     assert len(at.get("plotly_chart")) == 2
+    # the demo drops rows without a customer id: the table says how many, the count first
+    # (a narrow column cut off the count when it came second)
+    dropped = next(
+        d.value for d in at.dataframe if "rows dropped" in getattr(d.value, "columns", [])
+    )
+    assert list(dropped.columns) == ["rows dropped", "reason"]
+    assert dict(zip(dropped["reason"], dropped["rows dropped"], strict=True)) == dict(
+        log.report.dropped
+    )
+    assert sum(dropped["rows dropped"]) > 0
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -96,6 +106,7 @@ def test_export_shows_downloads_and_keeps_run(trained):
     labels = [b.proto.label for b in buttons]
     assert labels == ["Download CSV", "Download XLSX"]
     assert metric(at, "Users in the list") == "40"
+    assert any("The first 40 of 40 rows" in c.value for c in at.caption)
     run = at.session_state["run"]
     at.run()  # a rerun (as after a download) keeps the trained run
     assert at.session_state["run"] is run
