@@ -8,16 +8,10 @@ from dataclasses import dataclass, field, replace
 
 import pandas as pd
 
+from churn_core.backtest import backtest, baseline_verdict
 from churn_core.blend import FixedLogOdds
 from churn_core.config import ChurnConfig
-from churn_core.crossval import (
-    backtest,
-    baseline_verdict,
-    cross_validate,
-    final_model,
-    final_pipeline,
-    search,
-)
+from churn_core.crossval import cross_validate, final_model, final_pipeline
 from churn_core.engine.sample import sample_users
 from churn_core.engine.source import EventSource
 from churn_core.errors import EventDataError
@@ -33,6 +27,7 @@ from churn_core.labels import (
 )
 from churn_core.metrics import CVResult
 from churn_core.model import ChurnModel
+from churn_core.search import search
 from churn_core.table import FeatureTable, Progress, scoring_table, training_table
 from churn_core.targets import TargetList, describe_user, flag, score_frame, tier_legend
 

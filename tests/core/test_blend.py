@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 from sklearn.linear_model import LogisticRegression
 
+from churn_core.backtest import baseline_verdict, compare_with_baseline
 from churn_core.blend import BlendedLogistic
 from churn_core.config import ChurnConfig
-from churn_core.crossval import baseline_verdict, compare_with_baseline
 from churn_core.datasets import synthetic_log
 from churn_core.features import pick_event_types
 from churn_core.ingest import load_events
@@ -102,7 +102,7 @@ def test_comparison_with_the_baseline_says_which_is_better():
 
 
 def test_training_run_reports_the_comparison(table):
-    from churn_core.crossval import backtest
+    from churn_core.backtest import backtest
 
     res = backtest(table, ChurnConfig().model, horizon_days=30)
     assert res is not None and isinstance(res.baseline, pd.DataFrame)

@@ -8,14 +8,16 @@ import pytest
 from sklearn.base import clone
 from sklearn.metrics import roc_auc_score
 
+from churn_core.backtest import backtest
 from churn_core.blend import ClipToTraining
 from churn_core.config import ChurnConfig, ModelConfig
-from churn_core.crossval import backtest, cross_validate, search
+from churn_core.crossval import cross_validate
 from churn_core.errors import EventDataError
 from churn_core.labels import label_summary
 from churn_core.metrics import auc_difference, max_f1_threshold, score_metrics, top_decile_lift
 from churn_core.model import Calibrator, build_pipeline
 from churn_core.pipeline import check_trainable, train
+from churn_core.search import search
 from churn_core.table import FeatureTable
 from tests.core.test_leakage import _base_log
 
