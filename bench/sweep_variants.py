@@ -350,6 +350,8 @@ def _with_one_off_recency(ctx: Context) -> pd.Series:
 EXPERIMENTS: dict[str, Callable[[Context], pd.Series]] = {
     "mbgnbd": variant_mbgnbd,
     "one_off_recency": _with_one_off_recency,
+    "knots3": _with_model(spline_knots=3),
+    "c003": _with_model(C=0.003),
     "no_tenure_share": _without(("tenure_over_history",)),
     "unclip_recency": _unclipped(("recency_days",)),
     "unclip_recency_all": _unclipped(
