@@ -46,12 +46,16 @@ class HelperCutoffs:
     """Extra training cutoffs labelled over a shorter window, for fitting only.
 
     Their rows teach the model how users seen for a while behave when the requested
-    horizon leaves its own cutoffs a small share of the log's history. They are never graded:
-    cross-validation, calibration, the backtest and the baseline see the requested horizon.
+    horizon leaves its own cutoffs a small share of the log's history, or few of the repeat
+    customers the forecast scores. They are never graded: cross-validation, calibration,
+    the backtest and the baseline see the requested horizon. ``repeat_shares`` (the newest
+    training cutoff's share of repeat customers, and the forecast's) is set when those
+    decided it, None when the history share did.
     """
 
     spec: LabelSpec
     cutoffs: list[pd.Timestamp]
+    repeat_shares: tuple[float, float] | None = None
 
 
 def helper_cutoffs(
@@ -60,26 +64,32 @@ def helper_cutoffs(
     """Half-span cutoffs when the horizon leaves the newest training cutoff short of history.
 
     Short: the newest of ``cutoffs`` sees under ``SHORT_HISTORY`` of the history before
-    ``as_of`` (a 60-day horizon on a log of 63 days). The users labelled there had a few
-    days to show their rhythm, and what separates churners among them does not carry to
-    users seen for months (docs/quality.md: it inverted the ranking on a shop that reorders
-    at regular gaps). The helper horizon is half the history, so its newest cutoff sees
-    half of it; None when the history is not short or the half-span would not be shorter
-    than the horizon.
+    ``as_of`` (a 60-day horizon on a log of 63 days), or its users hold under
+    ``SHORT_HISTORY`` of the forecast's share of repeat customers (active on two days or
+    more: a shop whose customers reorder monthly, 14 days into its log). The users labelled
+    there had too little time to show their rhythm, and what separates churners among them
+    does not carry to users seen for months (docs/quality.md: it inverted the ranking on a
+    shop that reorders at regular gaps). The helper horizon is half the history, so its
+    newest cutoff sees half of it; None when the history is not short or the half-span
+    would not be shorter than the horizon.
     """
     if not cutoffs:
         return None
     as_of, start = pd.Timestamp(as_of), pd.Timestamp(log.start)
     span = (as_of - start) / pd.Timedelta(days=1)
     newest = (max(cutoffs) - start) / pd.Timedelta(days=1)
-    if span <= 0 or newest >= SHORT_HISTORY * span:
-        return None
     horizon = max(7, int((span - spec.gap_days) // 2))
-    if horizon >= spec.horizon_days:
+    if span <= 0 or horizon >= spec.horizon_days:
         return None
+    shares = None
+    if newest >= SHORT_HISTORY * span:  # history enough: are the repeat customers there?
+        trained, scored = as_source(log).repeat_shares(spec, [max(cutoffs), as_of])
+        if trained >= SHORT_HISTORY * scored:
+            return None
+        shares = (trained, scored)
     helper = replace(spec, horizon_days=horizon, step_days=None)
     found = training_cutoffs(log, helper, as_of)
-    return HelperCutoffs(helper, found) if found else None
+    return HelperCutoffs(helper, found, shares) if found else None
 
 
 def eligible_users(log: EventLog | EventSource, spec: LabelSpec, cutoff: pd.Timestamp) -> pd.Index:

@@ -56,6 +56,9 @@ class ChurnRun:
     history_days: tuple[float, float] | None = None
     # the shorter horizon of the helper rows the model was also fitted on (None: none)
     helper_horizon: int | None = None
+    # shares of repeat customers at the newest training cutoff and at ``as_of``, when
+    # they (not the history share) called for the helper rows
+    repeat_shares: tuple[float, float] | None = None
 
     def metadata(self) -> dict[str, str]:
         m, enc = self.config.model, self.config.encoder.kind
@@ -77,11 +80,12 @@ class ChurnRun:
 
     def history_note(self) -> str | None:
         """A warning when the training rows saw far less log history than the forecast
-        (under a quarter of it), None otherwise (CLI and app)."""
+        (under a quarter of it) or far fewer repeat customers, None otherwise (CLI and app)."""
         if self.history_days is None:
             return None
         trained, forecast = self.history_days
-        if forecast <= 0 or trained >= SHORT_HISTORY * forecast:
+        short = forecast > 0 and trained < SHORT_HISTORY * forecast
+        if not short and self.repeat_shares is None:
             return None
         members = getattr(self.model.pipeline.named_steps["clf"], "members_", [])
         with_bgnbd = any(isinstance(m, FixedLogOdds) for m in members)
@@ -98,14 +102,25 @@ class ChurnRun:
             )
         else:
             how.append("what it learned may not carry over to users seen for longer")
+        horizon = self.config.label.horizon_days
+        if short:
+            why = (
+                f"The newest training cutoff had {trained:.0f} days of log history; the "
+                f"forecast has {forecast:.0f} ({trained / forecast:.0%}). Labels need a "
+                f"complete {horizon}-day window, so the {horizon}-day labels come from users "
+                "seen for a short time only"
+            )
+        else:
+            then, now = self.repeat_shares or (0.0, 0.0)
+            why = (
+                f"At the newest training cutoff {then:.0%} of the customers had been active "
+                f"on two days or more; at the forecast {now:.0%} have. The {horizon}-day labels "
+                "come from customers who had no time yet to come back"
+            )
         return (
-            f"The newest training cutoff had {trained:.0f} days of log history; the forecast "
-            f"has {forecast:.0f} ({trained / forecast:.0%}). Labels need a complete "
-            f"{self.config.label.horizon_days}-day window, so the {self.config.label.horizon_days}"
-            f"-day labels come from users seen for a short time only: {'; '.join(how)}. "
-            "Expect a noisier ranking than the backtest shows, and probabilities that lean on "
-            "the churn rate of those few days. A shorter horizon or a longer log gives it more "
-            "to learn from."
+            f"{why}: {'; '.join(how)}. Expect a noisier ranking than the backtest shows, and "
+            "probabilities that lean on the churn rate of those few days. A shorter horizon or "
+            "a longer log gives it more to learn from."
         )
 
     def targets(
@@ -286,6 +301,7 @@ def train(
         hist.has_amount,
         history,
         helpers.spec.horizon_days if helpers else None,
+        helpers.repeat_shares if helpers else None,
     )
 
 

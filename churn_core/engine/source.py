@@ -180,6 +180,17 @@ class EventSource:
         )
         return pd.Index(pop["user_id"].to_numpy(), name="user_id")
 
+    def repeat_shares(self, spec: LabelSpec, times: Sequence[pd.Timestamp]) -> list[float]:
+        """Per time: the share of users active before it who were active on two days or
+        more (0.0 when nobody was active)."""
+        row = self.engine.frame(sql.repeat_shares_sql(spec, list(times), self.events)).iloc[0]
+        counts = row.fillna(0).astype(float)  # SUM over no rows is NULL
+        shares = []
+        for i in range(len(times)):
+            active, repeat = float(counts[f"n{i}"]), float(counts[f"r{i}"])
+            shares.append(repeat / active if active else 0.0)
+        return shares
+
     def aggregates(self, population: pd.DataFrame, event_types: Sequence[str]) -> pd.DataFrame:
         """Raw aggregates for the (``user_id``, ``cutoff_us``) pairs of ``population``,
         newest cutoff first, then user id."""

@@ -60,6 +60,25 @@ def activity_predicate(spec: LabelSpec, col: str = "event_type") -> str:
     return f"{col} IN {_in_list(spec.activity_events)}"
 
 
+def repeat_shares_sql(spec: LabelSpec, times: Sequence[pd.Timestamp], events: str = EVENTS) -> str:
+    """One row: per time ``t_i``, ``n_i`` users active before it (the label's activity) and
+    ``r_i`` of them active on two calendar days or more before it: the repeat customers."""
+    day = f"FLOOR(CAST(ts_us AS DOUBLE) / {US_PER_DAY})"
+    per_user = ",\n  ".join(
+        f"COUNT(DISTINCT CASE WHEN ts_us < {cutoff_us(t)} THEN {day} END) AS d{i}"
+        for i, t in enumerate(times)
+    )
+    sums = ",\n  ".join(
+        f"SUM(CASE WHEN d{i} >= 1 THEN 1 ELSE 0 END) AS n{i}, "
+        f"SUM(CASE WHEN d{i} >= 2 THEN 1 ELSE 0 END) AS r{i}"
+        for i in range(len(times))
+    )
+    return f"""SELECT {sums}
+FROM (SELECT user_id,
+  {per_user}
+FROM {events} WHERE {activity_predicate(spec)} GROUP BY user_id) u"""
+
+
 def cutoffs_sql(cutoffs: Sequence[pd.Timestamp]) -> str:
     """A one-column relation ``cutoff_us`` with one row per cutoff (UNION ALL of literals)."""
     if not cutoffs:

@@ -132,3 +132,30 @@ def test_run_warns_when_training_saw_a_small_share_of_the_history(tmp_path):
     fine = train(log, ChurnConfig().with_(label={"horizon_days": 14}), as_of, score_all=False)
     assert fine.history_days == pytest.approx((49.0, 63.0), abs=0.01)
     assert fine.history_note() is None and fine.helper_horizon is None
+
+
+def test_run_warns_when_its_training_customers_had_not_come_back_yet(tmp_path):
+    """The replenishment shop 44 days in, H = 30: the newest training cutoff sees 14 of 44
+    days (32 %, not short), but few of its customers had come back yet. The run fits the
+    helper rows over 22 days and its note gives the two shares of repeat customers."""
+    path = tmp_path / "replenish.csv"
+    purchase_log("replenish", 1, users=6000).to_csv(path, index=False)
+    log = load_events(path)
+    cfg = ChurnConfig().with_(label={"horizon_days": 30})
+    run = train(log, cfg, START + pd.Timedelta(days=44), score_all=False)
+    trained, forecast = run.history_days
+    assert trained >= 0.25 * forecast and run.helper_horizon == 22
+    then, now = run.repeat_shares
+    assert then < 0.25 * now and now > 0.3
+    note = run.history_note()
+    assert f"{then:.0%} of the customers had been active on two days or more" in note
+    assert f"at the forecast {now:.0%}" in note and "labelled over 22 days" in note
+    # 49 days in with H = 14 the training customers had come back: no helpers, no note
+    fine = train(
+        log,
+        ChurnConfig().with_(label={"horizon_days": 14}),
+        START + pd.Timedelta(days=49),
+        score_all=False,
+    )
+    assert fine.repeat_shares is None and fine.helper_horizon is None
+    assert fine.history_note() is None

@@ -137,6 +137,53 @@ def test_helper_cutoffs_when_the_horizon_leaves_the_newest_cutoff_short_of_histo
     assert helper_cutoffs(log, fine, as_of, training_cutoffs(log, fine, as_of)) is None
 
 
+def _monthly_log(days: int, cycle: int = 20):
+    """Customer ``c<k>`` buys on day k (k = 0..13) of 2024 and every ``cycle`` days after,
+    up to day ``days``: nobody has come back by day 14, everyone has by day 34."""
+    start = pd.Timestamp("2024-01-01")
+    rows = [
+        (f"c{k}", str(start + pd.Timedelta(days=d)), "purchase", 1.0)
+        for k in range(14)
+        for d in range(k, days, cycle)
+    ]
+    return make_log(rows)
+
+
+def test_repeat_shares_count_customers_active_on_two_days_or_more():
+    log = make_log(
+        [
+            ("once", "2024-01-01 00:00", "purchase", 1.0),
+            ("same_day", "2024-01-01 09:00", "purchase", 1.0),
+            ("same_day", "2024-01-01 18:00", "view", 0.0),
+            ("back", "2024-01-01 00:00", "purchase", 1.0),
+            ("back", "2024-01-05 00:00", "purchase", 1.0),
+            ("returns", "2024-01-01 00:00", "purchase", 1.0),
+            ("returns", "2024-01-03 00:00", "cancel", -1.0),  # a cancellation is not activity
+            ("browser", "2024-01-01 00:00", "view", 0.0),
+            ("browser", "2024-01-04 00:00", "purchase", 1.0),
+        ]
+    )
+    at = [pd.Timestamp(t) for t in ("2023-12-31", "2024-01-02", "2024-01-06")]
+    assert log.source().repeat_shares(LabelSpec(), at) == [0.0, 0.0, 2 / 5]
+    buys = LabelSpec(activity_events=("purchase",))  # the label's activity decides
+    assert log.source().repeat_shares(buys, at[-1:]) == [1 / 5]
+
+
+def test_helper_cutoffs_when_the_newest_cutoff_has_no_repeat_customers_yet():
+    """44 days of a shop whose customers reorder every 20 days, H = 30: the newest cutoff
+    sees 14 of 44 days (32 %, not short by itself), but none of its customers has come back,
+    while all have at the forecast. Helper rows over half the history (22 days) are added and
+    say why; customers who buy daily over the same days call for none."""
+    as_of, spec = pd.Timestamp("2024-02-14"), LabelSpec(horizon_days=30)
+    log = _monthly_log(44)
+    helpers = helper_cutoffs(log, spec, as_of, training_cutoffs(log, spec, as_of))
+    assert helpers is not None and helpers.spec.horizon_days == 22
+    assert helpers.repeat_shares == (0.0, 1.0)
+    assert all(c + pd.Timedelta(days=22) <= as_of for c in helpers.cutoffs)
+    daily = _daily_log(44)
+    assert helper_cutoffs(daily, spec, as_of, training_cutoffs(daily, spec, as_of)) is None
+
+
 def test_no_helper_cutoffs_when_half_the_history_is_not_shorter_than_the_horizon():
     log = _daily_log(12)
     as_of = pd.Timestamp("2024-01-13")  # 12 days; H = 7 leaves the newest cutoff 5 days

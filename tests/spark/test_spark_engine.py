@@ -93,6 +93,15 @@ def test_spark_labels_and_features_equal_duckdb_and_numpy(spark_retail, retail_c
     assert got.X["monetary"].sum() > 0 and 0.2 < got.y.mean() < 0.8  # real values
 
 
+def test_spark_repeat_shares_equal_duckdb(spark_retail, retail_log):
+    """The shares of repeat customers that can call for helper rows: the same SQL on both."""
+    times = [pd.Timestamp("2011-01-15"), pd.Timestamp("2011-06-01"), retail_log.default_as_of()]
+    got = spark_retail.source().repeat_shares(SPEC, times)
+    want = retail_log.source().repeat_shares(SPEC, times)
+    assert got == pytest.approx(want, abs=1e-12)
+    assert 0.2 < want[0] < want[1] < want[2] < 0.8  # real shares, growing with the log
+
+
 @pytest.mark.parametrize("as_of", [None, "2011-02-01"])
 def test_spark_trains_the_local_model(spark_retail, retail_log, as_of):
     """``train --engine spark`` = ``pipeline.train`` on the Spark source: same scores. As of
