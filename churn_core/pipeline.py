@@ -119,7 +119,7 @@ class ChurnRun:
             )
         return (
             f"{why}: {'; '.join(how)}. Expect a noisier ranking than the backtest shows, and "
-            "probabilities that lean on the churn rate of those few days. A shorter horizon or "
+            "probabilities that lean on the churn rate of that early period. A shorter horizon or "
             "a longer log gives it more to learn from."
         )
 
