@@ -23,10 +23,13 @@ st.dataframe(
     hide_index=True,
     column_config={c: st.column_config.NumberColumn(c, format=f) for c, f in SCORE_FORMATS.items()},
 )
-st.caption(
-    f"The first {min(PREVIEW_ROWS, len(users)):,} of {len(users):,} rows, rounded for reading; "
-    "the downloads hold every row at full precision."
-)
+if len(users):
+    st.caption(
+        f"The first {min(PREVIEW_ROWS, len(users)):,} of {len(users):,} rows, rounded for "
+        "reading; the downloads hold every row at full precision."
+    )
+else:
+    st.caption("No users in the list: widen the risk tiers here or the policy on the At-risk page.")
 c = st.columns(2)
 c[0].download_button(
     "Download CSV",

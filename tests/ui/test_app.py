@@ -110,6 +110,9 @@ def test_export_shows_downloads_and_keeps_run(trained):
     run = at.session_state["run"]
     at.run()  # a rerun (as after a download) keeps the trained run
     assert at.session_state["run"] is run
+    at.multiselect(key="export_tiers").set_value([]).run()  # no tier: an empty list, said so
+    assert metric(at, "Users in the list") == "0"
+    assert any("No users in the list" in c.value for c in at.caption)
 
 
 def test_bad_upload_lists_problems():
